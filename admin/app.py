@@ -1,0 +1,117 @@
+"""The FastAPI application: web chat, webhooks, admin console, health."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+from admin.auth import LoginRequired
+from admin.container import Container, build
+from core.config import Settings, get_settings
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+
+def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if getattr(app.state, "container", None) is None:
+            app.state.container = await asyncio.to_thread(build, settings)
+        stop = asyncio.Event()
+        tasks: list[asyncio.Task[None]] = []
+        if settings.run_background_workers:
+            from admin.workers import start_workers
+
+            tasks = start_workers(app.state.container, stop)
+        app.state.stop = stop
+        try:
+            yield
+        finally:
+            stop.set()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    app = FastAPI(title="村律通 villagelaw", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.container = container
+    app.state.settings = settings
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie="vl_admin",
+        same_site="strict",
+        https_only=settings.cookie_secure,
+        max_age=8 * 3600,
+    )
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    from admin import console
+    from bot import webchat
+
+    app.include_router(webchat.router)
+    app.include_router(webchat.page_routes(templates))
+    app.include_router(console.router(templates))
+    _install_channels(app, settings)
+
+    @app.get("/healthz")
+    def healthz(request: Request) -> JSONResponse:
+        container: Container = request.app.state.container
+        try:
+            with container.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            database = "ok"
+        except Exception:
+            database = "unavailable"
+        status = "ok" if database == "ok" else "degraded"
+        body = {"status": status, "database": database, "channels": sorted(container.channels)}
+        return JSONResponse(body, status_code=200 if status == "ok" else 503)
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, _exc: LoginRequired) -> RedirectResponse:
+        return RedirectResponse(f"/admin/login?next={request.url.path}", status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = ", ".join(".".join(str(p) for p in e["loc"][1:]) or "body" for e in exc.errors())
+        return JSONResponse({"error": f"请求参数无效：{fields}"}, status_code=422)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(DBAPIError)
+    async def _db_down(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return JSONResponse({"error": "服务暂时不可用，消息没有保存，请稍后重发。"}, status_code=503)
+
+    return app
+
+
+def _install_channels(app: FastAPI, settings: Settings) -> None:
+    """Messenger webhooks exist exactly when their credentials are set."""
+    if settings.telegram_enabled:
+        from bot import telegram
+
+        telegram.install(app, settings)
+    if settings.wechat_enabled:
+        from bot import wechat
+
+        wechat.install(app, settings)

@@ -1,0 +1,52 @@
+"""Intent classifier: training time, model load time, parse latency over 10,000 calls, memory."""
+
+from __future__ import annotations
+
+import pickle
+import tempfile
+import time
+from pathlib import Path
+
+from bench.stats import check, percentile, rss_mb
+
+SHARED_DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "legal_questions_dev.jsonl"
+HELDOUT = Path(__file__).resolve().parents[1] / "nlu" / "eval" / "heldout.jsonl"
+
+
+def run() -> bool:
+    from core.config import Settings
+    from nlu.evaluation import score
+    from nlu.factory import build_classifier
+    from nlu.training_data import load_jsonl
+
+    ok = True
+    before = rss_mb()
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(env="test", nlu_model_dir=Path(tmp), _env_file=None)  # type: ignore[call-arg]
+        started = time.perf_counter()
+        model = build_classifier(settings)
+        ok &= check("training (cold, 2 cores)", time.perf_counter() - started, 30, unit="s")
+        path = next(Path(tmp).glob("intent-*.pkl"))
+        started = time.perf_counter()
+        with path.open("rb") as fh:
+            pickle.load(fh)
+        ok &= check("model load (cached)", time.perf_counter() - started, 2, unit="s")
+    texts = [e.text for e in load_jsonl(HELDOUT)]
+    latencies = []
+    for i in range(10_000):
+        text = texts[i % len(texts)] + ("" if i < len(texts) else f" {i}")  # defeat normalisation cache
+        started = time.perf_counter()
+        model.parse(text)
+        latencies.append((time.perf_counter() - started) * 1000)
+    ok &= check("parse p50", percentile(latencies, 50), 1, unit="ms")
+    ok &= check("parse p99", percentile(latencies, 99), 5, unit="ms")
+    print(f"  {'memory (process RSS, model loaded)':<38} {rss_mb():10.1f} MB   (+{rss_mb() - before:.1f} MB for NLU)")
+    for name, path, floor in (("held-out villager file", HELDOUT, 0.90), ("shared dev benchmark", SHARED_DEV, 0.75)):
+        if not path.exists():
+            print(f"  {name}: not present, skipped")
+            continue
+        data = load_jsonl(path)
+        report = score([e.label for e in data], [model.parse(e.text).intent for e in data])
+        ok &= check(f"{name} macro-F1 (n={report.count})", report.macro_f1, floor, unit="", higher_is_better=True)
+        print(f"  {name + ' accuracy':<38} {report.accuracy:10.3f}")
+    return ok

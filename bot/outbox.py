@@ -1,0 +1,175 @@
+"""Delivering outbox rows: sent, or retried with backoff on transient errors, or failed for good.
+
+Claiming a row pushes its next attempt a lease into the future and commits before the network
+call, so two workers never send the same row at once; a worker that dies mid-send leaves the row
+to be retried when the lease ends (at-least-once delivery across a crash, never silent loss).
+Rows for one recipient go out in order: a row waits while an older one for the same account is
+still pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, aliased, sessionmaker
+
+from core.clock import utcnow
+from core.db import is_postgres, transaction
+from core.models import ChannelAccount, DeliveryAttempt, OutboxMessage
+from core.ports import Channel, PermanentDeliveryError, TransientDeliveryError
+from handlers.notify import as_outgoing
+
+log = logging.getLogger(__name__)
+
+CLAIM_LEASE = dt.timedelta(seconds=60)
+BASE_DELAY_SECONDS = 2.0
+MAX_DELAY_SECONDS = 3600.0
+MAX_ATTEMPTS = 10
+
+
+def backoff_seconds(attempt: int, *, retry_after: float | None, rng: Callable[[], float]) -> float:
+    """Exponential backoff with full jitter in [0.5, 1.5)×, never sooner than the server asked."""
+    delay = min(BASE_DELAY_SECONDS * 2 ** max(attempt - 1, 0), MAX_DELAY_SECONDS) * (0.5 + rng())
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return delay
+
+
+@dataclass
+class PassResult:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        channels: Mapping[str, Channel],
+        *,
+        clock: Callable[[], dt.datetime] = utcnow,
+        rng: Callable[[], float] = random.random,
+        batch_size: int = 100,
+    ) -> None:
+        self.session_factory = session_factory
+        self.channels = channels
+        self.clock = clock
+        self.rng = rng
+        self.batch_size = batch_size
+        self.wake = asyncio.Event()
+
+    def claim(self) -> list[int]:
+        now = self.clock()
+        older = aliased(OutboxMessage)
+        with transaction(self.session_factory) as session:
+            blocked = (
+                select(older.id)
+                .where(
+                    older.account_id == OutboxMessage.account_id, older.status == "pending", older.id < OutboxMessage.id
+                )
+                .exists()
+            )
+            query = (
+                select(OutboxMessage)
+                .where(
+                    OutboxMessage.status == "pending",
+                    OutboxMessage.next_attempt_at <= now,
+                    OutboxMessage.channel.in_(list(self.channels)),
+                    ~blocked,
+                )
+                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+                .limit(self.batch_size)
+            )
+            if is_postgres(session):
+                query = query.with_for_update(skip_locked=True, of=OutboxMessage)
+            rows = session.scalars(query).all()
+            for row in rows:
+                row.next_attempt_at = now + CLAIM_LEASE
+            return [r.id for r in rows]
+
+    async def deliver_due(self) -> PassResult:
+        result = PassResult()
+        ids = await asyncio.to_thread(self.claim)
+        for outbox_id in ids:
+            outcome = await self.deliver_one(outbox_id)
+            setattr(result, outcome, getattr(result, outcome) + 1)
+        return result
+
+    async def deliver_one(self, outbox_id: int) -> str:
+        row, recipient = await asyncio.to_thread(self._load, outbox_id)
+        if row is None:
+            return "failed"
+        channel = self.channels[row.channel]
+        error: Exception | None = None
+        receipt = None
+        try:
+            receipt = await channel.send(recipient=recipient, message=as_outgoing(row))
+        except (TransientDeliveryError, PermanentDeliveryError) as exc:
+            error = exc
+        except Exception as exc:  # an unknown failure is treated as transient, and logged
+            log.exception("unexpected error sending outbox %s", outbox_id)
+            error = TransientDeliveryError(f"{type(exc).__name__}: {exc}")
+        return await asyncio.to_thread(self._record, outbox_id, receipt.external_id if receipt else None, error)
+
+    def _load(self, outbox_id: int) -> tuple[OutboxMessage | None, str]:
+        with self.session_factory() as session:
+            row = session.get(OutboxMessage, outbox_id)
+            if row is None or row.status != "pending":
+                return None, ""
+            account = session.get(ChannelAccount, row.account_id)
+            assert account is not None
+            session.expunge(row)
+            return row, account.external_id
+
+    def _record(self, outbox_id: int, external_id: str | None, error: Exception | None) -> str:
+        now = self.clock()
+        with transaction(self.session_factory) as session:
+            row = session.get(OutboxMessage, outbox_id)
+            assert row is not None
+            row.attempts += 1
+            if error is None:
+                row.status = "sent"
+                row.sent_at = now
+                row.external_message_id = external_id
+                row.last_error = None
+                session.add(DeliveryAttempt(outbox_id=row.id, at=now, outcome="sent"))
+                return "sent"
+            row.last_error = str(error)[:2000]
+            if isinstance(error, PermanentDeliveryError) or row.attempts >= MAX_ATTEMPTS:
+                row.status = "failed"
+                session.add(DeliveryAttempt(outbox_id=row.id, at=now, outcome="permanent", error=row.last_error))
+                if isinstance(error, PermanentDeliveryError) and error.unreachable:
+                    account = session.get(ChannelAccount, row.account_id)
+                    assert account is not None
+                    account.unreachable = True
+                    account.unreachable_reason = row.last_error[:200]
+                log.warning("outbox %s failed permanently after %d attempts", row.id, row.attempts)
+                return "failed"
+            retry_after = error.retry_after if isinstance(error, TransientDeliveryError) else None
+            delay = backoff_seconds(row.attempts, retry_after=retry_after, rng=self.rng)
+            row.next_attempt_at = now + dt.timedelta(seconds=delay)
+            session.add(DeliveryAttempt(outbox_id=row.id, at=now, outcome="transient", error=row.last_error))
+            return "retried"
+
+    async def run_forever(self, stop: asyncio.Event, *, interval: float = 1.0) -> None:
+        while not stop.is_set():
+            try:
+                result = await self.deliver_due()
+                busy = result.sent + result.retried + result.failed >= self.batch_size
+            except Exception:
+                log.exception("outbox pass failed; retrying")  # e.g. the database is briefly down
+                busy = False
+            if busy:
+                continue
+            self.wake.clear()
+            waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(self.wake.wait())]
+            _done, pending = await asyncio.wait(waiters, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()

@@ -1,0 +1,70 @@
+"""The small interfaces the conversation logic depends on; every one has a fake in tests/fakes.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from core.messages import OutgoingMessage
+
+
+@dataclass(frozen=True)
+class IntentScore:
+    intent: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class IntentResult:
+    intent: str
+    confidence: float
+    ranking: tuple[IntentScore, ...] = field(default_factory=tuple)
+    backend: str = "embedded"
+
+
+class IntentClassifier(Protocol):
+    def parse(self, text: str) -> IntentResult: ...
+
+
+@dataclass(frozen=True)
+class Hit:
+    slug: str
+    title: str
+    score: float
+    intent: str
+
+
+class Retriever(Protocol):
+    def search(self, text: str, *, intent: str | None = None, limit: int = 3) -> list[Hit]: ...
+
+
+class DeliveryError(Exception):
+    """Base for failures reported by a channel's send."""
+
+
+class TransientDeliveryError(DeliveryError):
+    """Worth retrying later: timeouts, 5xx, connection refused, rate limits."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Retrying will never help: the user blocked the bot, the account does not exist."""
+
+    def __init__(self, message: str, *, unreachable: bool = True) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
+
+
+@dataclass(frozen=True)
+class SendReceipt:
+    #: The channel's id for the message it delivered (used to match replies to notifications).
+    external_id: str | None = None
+
+
+class Channel(Protocol):
+    name: str
+
+    async def send(self, *, recipient: str, message: OutgoingMessage) -> SendReceipt: ...

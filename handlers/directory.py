@@ -1,0 +1,113 @@
+"""Villages and their lawyers: lookups the conversation needs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, joinedload
+
+from core.models import Assignment, ChannelAccount, County, Lawyer, Township, Village
+
+# Words people add or leave out when naming a place; stripped before comparing.
+_PLACE_SUFFIXES = re.compile(r"(嘎查村|嘎查|村委会|村民委员会|社区|村|苏木|乡|镇|街道|旗|县|区|盟|市)$")
+
+
+def counties(session: Session) -> Sequence[County]:
+    return session.scalars(select(County).order_by(County.league, County.name)).all()
+
+
+def townships(session: Session, county_id: int) -> Sequence[Township]:
+    return session.scalars(select(Township).where(Township.county_id == county_id).order_by(Township.name)).all()
+
+
+def villages(session: Session, township_id: int) -> Sequence[Village]:
+    return session.scalars(select(Village).where(Village.township_id == township_id).order_by(Village.name)).all()
+
+
+def village_by_code(session: Session, code: str) -> Village | None:
+    return session.scalar(select(Village).where(Village.code == code))
+
+
+def all_villages(session: Session) -> Sequence[Village]:
+    return session.scalars(select(Village).options(joinedload(Village.township).joinedload(Township.county))).all()
+
+
+def _core_name(name: str) -> str:
+    name = re.sub(r"\s+", "", name)
+    previous = None
+    while previous != name:
+        previous = name
+        name = _PLACE_SUFFIXES.sub("", name) or name
+    return name
+
+
+@dataclass(frozen=True)
+class VillageMatch:
+    village: Village
+    score: float
+
+
+def match_village(session: Session, typed: str, *, limit: int = 5) -> list[VillageMatch]:
+    """Villages whose name resembles what the villager typed, best first.
+
+    Typed names are often partial (``巴彦``), carry the township (``巴彦镇红星村``) or drop the
+    suffix (``红星``); compare the core names and reward containment either way.
+    """
+    wanted = _core_name(typed)
+    if not wanted:
+        return []
+    matches: list[VillageMatch] = []
+    for village in all_villages(session):
+        core = _core_name(village.name)
+        if not core:
+            continue
+        score = SequenceMatcher(None, wanted, core).ratio()
+        if core in wanted or wanted in core:
+            score = max(score, 0.75 + 0.25 * min(len(wanted), len(core)) / max(len(wanted), len(core)))
+        if score >= 0.5:
+            matches.append(VillageMatch(village, score))
+    matches.sort(key=lambda m: (-m.score, m.village.name))
+    return matches[:limit]
+
+
+def clear_match(matches: list[VillageMatch]) -> Village | None:
+    """The one village meant, if the best match clearly beats the rest."""
+    if not matches:
+        return None
+    best = matches[0]
+    if best.score >= 0.99 and (len(matches) == 1 or matches[1].score < 0.99):
+        return best.village
+    if best.score >= 0.75 and (len(matches) == 1 or best.score - matches[1].score >= 0.15):
+        return best.village
+    return None
+
+
+def current_assignments(session: Session, village_id: int, *, on: dt.date) -> Sequence[Assignment]:
+    return session.scalars(
+        select(Assignment)
+        .options(joinedload(Assignment.lawyer))
+        .where(
+            Assignment.village_id == village_id,
+            Assignment.start_date <= on,
+            or_(Assignment.end_date.is_(None), Assignment.end_date >= on),
+        )
+        .order_by(Assignment.start_date, Assignment.id)
+    ).all()
+
+
+def village_lawyers(session: Session, village_id: int, *, on: dt.date) -> list[Lawyer]:
+    return [a.lawyer for a in current_assignments(session, village_id, on=on) if a.lawyer.active]
+
+
+def lawyer_accounts(session: Session, lawyer_id: int) -> Sequence[ChannelAccount]:
+    """The messenger accounts a lawyer has bound, reachable ones first."""
+    return session.scalars(
+        select(ChannelAccount)
+        .where(ChannelAccount.lawyer_id == lawyer_id)
+        .order_by(ChannelAccount.unreachable, ChannelAccount.id)
+    ).all()

@@ -1,0 +1,94 @@
+"""What to do for each intent, and how confident the classifier must be to do it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from core.messages import Button, OutgoingMessage
+from handlers import answer, onboarding, safety, schedule, texts
+from handlers.context import Context
+
+LEGAL_TOPICS = frozenset(
+    {
+        "land",
+        "marriage_family",
+        "labor",
+        "debt_contract",
+        "traffic_accident",
+        "criminal",
+        "tort",
+        "other_legal",
+        "legal_aid",
+    }
+)
+
+Handler = Callable[[Context], list[OutgoingMessage]]
+
+
+def is_emergency(ctx: Context) -> bool:
+    """Safety first: emergency wins whenever it is a serious candidate, not only the top one."""
+    if ctx.intent is None:
+        return False
+    bar = ctx.settings.emergency_min_confidence
+    return any(s.intent == "emergency" and s.confidence >= bar for s in ctx.intent.ranking) or (
+        ctx.intent.intent == "emergency" and ctx.intent.confidence >= bar
+    )
+
+
+def dispatch_intent(ctx: Context, intent: str) -> list[OutgoingMessage]:
+    if intent == "emergency":
+        return safety.emergency(ctx)
+    confidence = ctx.intent.confidence if ctx.intent else 1.0
+    if intent in LEGAL_TOPICS or confidence < ctx.settings.intent_low_confidence:
+        # The knowledge base decides: a strong article match is good evidence even when the
+        # classifier hesitates, and a weak one leads to the lawyer offer.
+        return answer.answer_question(ctx, intent if intent in LEGAL_TOPICS else None)
+    handler = SERVICE_HANDLERS.get(intent)
+    if handler is None:
+        return answer.answer_question(ctx, None)
+    return handler(ctx)
+
+
+def greet(ctx: Context) -> list[OutgoingMessage]:
+    villager = ctx.villager
+    if villager is None or villager.village_id is None:
+        return onboarding.start(ctx, intro=texts.GREETING)
+    return [OutgoingMessage(texts.GREET_BACK)]
+
+
+def thanks(ctx: Context) -> list[OutgoingMessage]:
+    return [OutgoingMessage(texts.THANKS_BACK)]
+
+
+def out_of_scope(ctx: Context) -> list[OutgoingMessage]:
+    return [OutgoingMessage(texts.OUT_OF_SCOPE, (Button(texts.BUTTON_ASK_LAWYER, "cmd:lawyer"),))]
+
+
+def lawyer_contact(ctx: Context) -> list[OutgoingMessage]:
+    villager = ctx.villager
+    if villager is None or villager.village is None:
+        return onboarding.start(ctx, intro=texts.NEED_VILLAGE_FIRST)
+    lines = onboarding.lawyer_lines(ctx, villager.village)
+    lines.extend(schedule.next_session_lines(ctx, villager.village, limit=1))
+    return [OutgoingMessage("\n".join(lines), (Button(texts.BUTTON_ASK_LAWYER, "cmd:lawyer"),))]
+
+
+def _handoff(ctx: Context) -> list[OutgoingMessage]:
+    from handlers import handoff
+
+    return handoff.offer_or_open(ctx)
+
+
+def _major_event(ctx: Context) -> list[OutgoingMessage]:
+    return safety.major_event(ctx)
+
+
+SERVICE_HANDLERS: dict[str, Handler] = {
+    "greet": greet,
+    "thanks_bye": thanks,
+    "out_of_scope": out_of_scope,
+    "lawyer_contact": lawyer_contact,
+    "duty_schedule": schedule.duty_schedule,
+    "ask_lawyer": _handoff,
+    "collective_dispute": _major_event,
+}

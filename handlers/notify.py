@@ -1,0 +1,66 @@
+"""Writing messages for other people into the outbox, exactly once per dedup key."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.clock import utcnow
+from core.messages import Button, OutgoingMessage
+from core.models import ChannelAccount, OutboxMessage
+
+
+def enqueue(
+    session: Session,
+    *,
+    account: ChannelAccount,
+    message: OutgoingMessage,
+    purpose: str,
+    dedup_key: str | None = None,
+    ticket_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> OutboxMessage:
+    """Add one outgoing message. A second call with the same ``dedup_key`` returns the first row
+    instead of sending twice (a re-run scheduler pass, a retried request, a second process)."""
+    if dedup_key is not None:
+        existing = session.scalar(select(OutboxMessage).where(OutboxMessage.dedup_key == dedup_key))
+        if existing is not None:
+            return existing
+    row = OutboxMessage(
+        account_id=account.id,
+        channel=account.channel,
+        text=message.text,
+        buttons=buttons_to_json(message.buttons),
+        purpose=purpose,
+        dedup_key=dedup_key,
+        ticket_id=ticket_id,
+        status="held" if account.unreachable else "pending",
+        last_error="account unreachable" if account.unreachable else None,
+        next_attempt_at=now or utcnow(),
+        created_at=now or utcnow(),
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        # Another transaction inserted the same key between our check and insert.
+        existing = session.scalar(select(OutboxMessage).where(OutboxMessage.dedup_key == dedup_key))
+        assert existing is not None
+        return existing
+    return row
+
+
+def buttons_to_json(buttons: tuple[Button, ...]) -> list[dict[str, str]] | None:
+    return [asdict(b) for b in buttons] or None
+
+
+def buttons_from_json(data: list[dict[str, str]] | None) -> tuple[Button, ...]:
+    return tuple(Button(label=b["label"], payload=b["payload"]) for b in data or ())
+
+
+def as_outgoing(row: OutboxMessage) -> OutgoingMessage:
+    return OutgoingMessage(text=row.text, buttons=buttons_from_json(row.buttons))

@@ -1,0 +1,306 @@
+"""From one inbound message to the replies: store first, then route.
+
+Order of precedence for a message: redelivery → media → button → command → lawyer account →
+emergency (safety first, whatever else is going on) → the active flow step → an open ticket
+(the lawyer answers, not the bot) → no village yet (onboarding) → the intent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.clock import utcnow
+from core.config import Settings
+from core.db import is_postgres, transaction
+from core.messages import Button, IncomingMessage, Kind, OutgoingMessage
+from core.models import ChannelAccount, Conversation, Message
+from handlers import commands, flows, onboarding, texts
+from handlers.context import Context, Services
+from handlers.intents import dispatch_intent, is_emergency
+from handlers.notify import buttons_from_json, buttons_to_json, enqueue
+from nlu.normalize import is_meaningless, normalize
+
+log = logging.getLogger(__name__)
+
+MAX_PROCESSING_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class HandleResult:
+    message_id: int
+    replies: list[OutgoingMessage]
+    #: True when this message id was seen before: the stored replies are returned, nothing re-runs.
+    duplicate: bool = False
+
+
+class Router:
+    def __init__(
+        self,
+        *,
+        session_factory: sessionmaker[Session],
+        settings: Settings,
+        services: Services,
+        clock: Callable[[], object] = utcnow,
+    ) -> None:
+        self.session_factory = session_factory
+        self.settings = settings
+        self.services = services
+        self.clock = clock
+
+    def handle(self, incoming: IncomingMessage, *, push_replies: bool = False) -> HandleResult:
+        """Store the message (committed), then process it in a second transaction.
+
+        ``push_replies``: the channel cannot answer in the response (Telegram), so replies are
+        written to the outbox in the same transaction as the state change.
+        """
+        message_id, already_processed = self.store(incoming)
+        if already_processed:
+            return HandleResult(message_id, self.stored_replies(message_id), duplicate=True)
+        return self.process(message_id, push_replies=push_replies)
+
+    # ------------------------------------------------------------------ storage
+
+    def store(self, incoming: IncomingMessage) -> tuple[int, bool]:
+        now = self.clock()
+        with transaction(self.session_factory) as session:
+            account = get_or_create_account(session, incoming, now=now)
+            if incoming.message_id is not None:
+                existing = session.scalar(
+                    select(Message).where(
+                        Message.channel == incoming.channel,
+                        Message.external_id == incoming.message_id,
+                        Message.direction == "in",
+                    )
+                )
+                if existing is not None:
+                    return existing.id, existing.status != "received"
+            row = Message(
+                account_id=account.id,
+                direction="in",
+                channel=incoming.channel,
+                external_id=incoming.message_id,
+                kind=incoming.kind.value,
+                text=incoming.text,
+                payload=incoming.payload,
+                meta=_meta(incoming),
+                status="received",
+                created_at=now,
+            )
+            try:
+                with session.begin_nested():
+                    session.add(row)
+            except IntegrityError:
+                # The same redelivery raced us; the other request owns processing.
+                existing = session.scalar(
+                    select(Message).where(
+                        Message.channel == incoming.channel,
+                        Message.external_id == incoming.message_id,
+                        Message.direction == "in",
+                    )
+                )
+                assert existing is not None
+                return existing.id, existing.status != "received"
+            account.last_inbound_at = now
+            if incoming.display_name and not account.display_name:
+                account.display_name = incoming.display_name[:100]
+            session.flush()
+            return row.id, False
+
+    def stored_replies(self, message_id: int) -> list[OutgoingMessage]:
+        with transaction(self.session_factory) as session:
+            rows = session.scalars(
+                select(Message)
+                .where(Message.in_reply_to_id == message_id, Message.direction == "out")
+                .order_by(Message.id)
+            ).all()
+            return [OutgoingMessage(r.text, buttons_from_json(r.buttons)) for r in rows]
+
+    # ------------------------------------------------------------------ processing
+
+    def process(self, message_id: int, *, push_replies: bool = False) -> HandleResult:
+        now = self.clock()
+        try:
+            with transaction(self.session_factory) as session:
+                query = select(Message).where(Message.id == message_id)
+                if is_postgres(session):
+                    query = query.with_for_update()  # a concurrent redelivery waits here
+                inbound = session.scalar(query)
+                if inbound is None:
+                    raise LookupError(f"message {message_id} vanished")
+                if inbound.status != "received":
+                    return HandleResult(message_id, self._replies_in(session, message_id), duplicate=True)
+                ctx = self._context(session, inbound, now)
+                replies = dispatch(ctx)
+                self._record(ctx, replies, push_replies=push_replies)
+                return HandleResult(message_id, replies)
+        except Exception as exc:
+            log.exception("processing message %s failed", message_id)
+            self._record_failure(message_id, exc)
+            return HandleResult(message_id, [OutgoingMessage(texts.PROCESSING_ERROR)])
+
+    def _context(self, session: Session, inbound: Message, now: object) -> Context:
+        account = session.get(ChannelAccount, inbound.account_id)
+        assert account is not None
+        conversation = session.scalar(select(Conversation).where(Conversation.account_id == account.id))
+        if conversation is None:
+            conversation = Conversation(account_id=account.id, data={})
+            session.add(conversation)
+        incoming = IncomingMessage(
+            channel=inbound.channel,
+            user_id=account.external_id,
+            message_id=inbound.external_id,
+            text=inbound.text,
+            payload=inbound.payload,
+            kind=Kind(inbound.kind),
+            display_name=account.display_name,
+            reply_to=(inbound.meta or {}).get("reply_to"),
+            attachment=(inbound.meta or {}).get("attachment"),
+        )
+        return Context(
+            session=session,
+            settings=self.settings,
+            services=self.services,
+            account=account,
+            conversation=conversation,
+            inbound=inbound,
+            incoming=incoming,
+            now=now,  # type: ignore[arg-type]
+        )
+
+    def _record(self, ctx: Context, replies: list[OutgoingMessage], *, push_replies: bool) -> None:
+        inbound = ctx.inbound
+        inbound.status = "processed"
+        inbound.processed_at = ctx.now
+        inbound.attempts += 1
+        if ctx.intent is not None:
+            inbound.intent = ctx.intent.intent
+            inbound.confidence = round(ctx.intent.confidence, 4)
+        inbound.answered_by = ctx.answered_by
+        inbound.kb_slug = ctx.kb_slug
+        inbound.kb_score = ctx.kb_score
+        for index, reply in enumerate(replies):
+            ctx.session.add(
+                Message(
+                    account_id=ctx.account.id,
+                    direction="out",
+                    channel=inbound.channel,
+                    kind="text",
+                    text=reply.text,
+                    buttons=buttons_to_json(reply.buttons),
+                    status="sent",
+                    in_reply_to_id=inbound.id,
+                    created_at=ctx.now,
+                )
+            )
+            if push_replies:
+                enqueue(
+                    ctx.session,
+                    account=ctx.account,
+                    message=reply,
+                    purpose="reply",
+                    dedup_key=f"reply:{inbound.id}:{index}",
+                    now=ctx.now,
+                )
+
+    def _record_failure(self, message_id: int, exc: Exception) -> None:
+        try:
+            with transaction(self.session_factory) as session:
+                inbound = session.get(Message, message_id)
+                if inbound is None:
+                    return
+                inbound.attempts += 1
+                inbound.error = f"{type(exc).__name__}: {exc}"[:2000]
+                if inbound.attempts >= MAX_PROCESSING_ATTEMPTS:
+                    inbound.status = "failed"  # shown on the console's dashboard, never dropped
+        except Exception:
+            log.exception("could not record the failure of message %s", message_id)
+
+    @staticmethod
+    def _replies_in(session: Session, message_id: int) -> list[OutgoingMessage]:
+        rows = session.scalars(
+            select(Message).where(Message.in_reply_to_id == message_id, Message.direction == "out").order_by(Message.id)
+        ).all()
+        return [OutgoingMessage(r.text, buttons_from_json(r.buttons)) for r in rows]
+
+
+def _meta(incoming: IncomingMessage) -> dict[str, str] | None:
+    meta = {"reply_to": incoming.reply_to, "attachment": incoming.attachment}
+    return {k: v for k, v in meta.items() if v} or None
+
+
+def get_or_create_account(session: Session, incoming: IncomingMessage, *, now: object) -> ChannelAccount:
+    lookup = select(ChannelAccount).where(
+        ChannelAccount.channel == incoming.channel, ChannelAccount.external_id == incoming.user_id
+    )
+    account = session.scalar(lookup)
+    if account is not None:
+        return account
+    account = ChannelAccount(
+        channel=incoming.channel,
+        external_id=incoming.user_id,
+        display_name=(incoming.display_name or None) and incoming.display_name[:100],
+        created_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(account)
+    except IntegrityError:
+        account = session.scalar(lookup)
+        assert account is not None
+    return account
+
+
+# ---------------------------------------------------------------------- routing
+
+
+def dispatch(ctx: Context) -> list[OutgoingMessage]:
+    incoming = ctx.incoming
+    if incoming.kind == Kind.EVENT:
+        return commands.on_event(ctx)
+    if incoming.kind != Kind.TEXT:
+        return flows.on_media(ctx)
+    if incoming.payload:
+        return commands.on_payload(ctx, incoming.payload)
+    raw = incoming.text.strip()
+    command = commands.parse(raw)
+    if command is not None:
+        return commands.run(ctx, *command)
+    if ctx.is_lawyer:
+        return flows.on_lawyer_text(ctx, raw)
+    if not raw:
+        return [OutgoingMessage(texts.EMPTY_MESSAGE)]
+    if is_meaningless(raw):
+        return [OutgoingMessage(texts.EMOJI_ONLY, (Button(texts.BUTTON_ASK_LAWYER, "cmd:lawyer"),))]
+    ctx.text = normalize(raw)[: ctx.settings.max_message_chars]
+    ctx.intent = ctx.services.classifier.parse(ctx.text)
+    if is_emergency(ctx):
+        return dispatch_intent(ctx, "emergency")
+    if ctx.flow:
+        handled = flows.on_flow_text(ctx, raw)
+        if handled is not None:
+            return handled
+    relayed = flows.relay_to_open_ticket(ctx, raw)
+    if relayed is not None:
+        return relayed
+    return answer_text(ctx, raw)
+
+
+def answer_text(ctx: Context, raw: str) -> list[OutgoingMessage]:
+    """Answer a villager's free text by its intent (also used for a question kept during onboarding)."""
+    if ctx.intent is None or ctx.text != normalize(raw)[: ctx.settings.max_message_chars]:
+        ctx.text = normalize(raw)[: ctx.settings.max_message_chars]
+        ctx.intent = ctx.services.classifier.parse(ctx.text)
+    if is_emergency(ctx):
+        return dispatch_intent(ctx, "emergency")
+    villager = ctx.villager
+    if villager is None or villager.village_id is None:
+        if ctx.intent.intent in ("greet", "thanks_bye", "out_of_scope"):
+            return onboarding.start(ctx, intro=texts.GREETING)
+        return onboarding.start(ctx, intro=texts.GREETING, pending_text=raw)
+    return dispatch_intent(ctx, ctx.intent.intent)

@@ -1,0 +1,131 @@
+"""The embedded intent classifier: TF-IDF over jieba words + character n-grams, a linear model.
+
+Trained from nlu/data/*.yml (Rasa format) plus the knowledge base's sample questions, cached on
+disk keyed by a fingerprint of its training data, so a start after the first one only loads it.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from core.ports import IntentResult, IntentScore
+from nlu.features import tokens, warm_up
+from nlu.normalize import normalize
+from nlu.training_data import Example, fingerprint, load_training_examples
+
+log = logging.getLogger(__name__)
+
+MODEL_VERSION = "tfidf-lr-3"
+RANKING_SIZE = 5
+
+
+def _word_tokens(text: str) -> list[str]:
+    return [t for t in tokens(text) if t.startswith("w:")]
+
+
+def _char_tokens(text: str) -> list[str]:
+    return [t for t in tokens(text) if t.startswith("c:")]
+
+
+@dataclass
+class TrainedModel:
+    version: str
+    fingerprint: str
+    labels: list[str]
+    word_vectorizer: TfidfVectorizer
+    char_vectorizer: TfidfVectorizer
+    model: LogisticRegression
+
+    def features(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        return sparse.hstack(
+            [self.word_vectorizer.transform(texts), self.char_vectorizer.transform(texts)], format="csr"
+        )
+
+
+def train(examples: Sequence[Example], *, progress: Callable[[str], None] | None = None) -> TrainedModel:
+    texts = [normalize(e.text) for e in examples]
+    labels = [e.label for e in examples]
+    say = progress or (lambda _msg: None)
+    say("vectorising")
+    word_vec = TfidfVectorizer(analyzer=_word_tokens, sublinear_tf=True, min_df=1)
+    char_vec = TfidfVectorizer(analyzer=_char_tokens, sublinear_tf=True, min_df=2, max_features=60000)
+    x = sparse.hstack([word_vec.fit_transform(texts), char_vec.fit_transform(texts)], format="csr")
+    say("fitting")
+    model = LogisticRegression(C=20.0, max_iter=3000, class_weight="balanced")
+    model.fit(x, labels)
+    return TrainedModel(
+        version=MODEL_VERSION,
+        fingerprint=fingerprint(examples, MODEL_VERSION),
+        labels=list(model.classes_),
+        word_vectorizer=word_vec,
+        char_vectorizer=char_vec,
+        model=model,
+    )
+
+
+class EmbeddedClassifier:
+    """The IntentClassifier port, in-process."""
+
+    def __init__(self, model: TrainedModel) -> None:
+        self.trained = model
+        self.labels = np.array(model.labels)
+
+    def parse(self, text: str) -> IntentResult:
+        clean = normalize(text)
+        if not clean:
+            return IntentResult("out_of_scope", 0.0, (), "embedded")
+        probs = self.trained.model.predict_proba(self.trained.features([clean]))[0]
+        order = np.argsort(-probs)[:RANKING_SIZE]
+        ranking = tuple(IntentScore(str(self.labels[i]), float(probs[i])) for i in order)
+        return IntentResult(ranking[0].intent, ranking[0].confidence, ranking, "embedded")
+
+    def parse_many(self, texts: Sequence[str]) -> list[str]:
+        cleaned = [normalize(t) for t in texts]
+        return list(self.trained.model.predict(self.trained.features(cleaned)))
+
+
+def training_examples(extra: Sequence[Example] = ()) -> list[Example]:
+    return load_training_examples() + list(extra)
+
+
+def load_or_train(
+    model_dir: Path,
+    *,
+    extra: Sequence[Example] = (),
+    progress: Callable[[str], None] | None = None,
+) -> EmbeddedClassifier:
+    """Load the cached model for this training data, or train and cache it."""
+    examples = training_examples(extra)
+    key = fingerprint(examples, MODEL_VERSION)
+    path = model_dir / f"intent-{key}.pkl"
+    warm_up()
+    if path.exists():
+        try:
+            with path.open("rb") as fh:
+                model = pickle.load(fh)  # our own file, written below
+            if isinstance(model, TrainedModel) and model.fingerprint == key:
+                return EmbeddedClassifier(model)
+        except Exception:  # a truncated or incompatible cache is rebuilt, not fatal
+            log.warning("ignoring unreadable model cache %s", path)
+    started = time.perf_counter()
+    model = train(examples, progress=progress)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as fh:
+        pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.replace(path)
+    for old in model_dir.glob("intent-*.pkl"):
+        if old != path:
+            old.unlink(missing_ok=True)
+    log.info("trained intent model on %d examples in %.1fs", len(examples), time.perf_counter() - started)
+    return EmbeddedClassifier(model)

@@ -1,0 +1,85 @@
+"""Tokens for Chinese short texts: jieba words plus character n-grams.
+
+Words carry meaning (工伤, 彩礼); character n-grams survive typos, unknown dialect words and
+segmentation mistakes. Both the classifier and retrieval use this one function.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from functools import lru_cache
+
+import jieba
+
+from nlu.normalize import normalize
+
+jieba.setLogLevel(logging.WARNING)
+
+_DOMAIN_WORDS = (
+    "嘎查",
+    "苏木",
+    "草场",
+    "草原",
+    "牧户",
+    "彩礼",
+    "工钱",
+    "包工头",
+    "宅基地",
+    "承包地",
+    "土地流转",
+    "确权",
+    "征地",
+    "拆迁",
+    "抚养费",
+    "赡养费",
+    "探望权",
+    "家暴",
+    "人身安全保护令",
+    "工伤",
+    "劳动仲裁",
+    "欠薪",
+    "借条",
+    "欠条",
+    "担保人",
+    "保证人",
+    "交强险",
+    "肇事逃逸",
+    "取保候审",
+    "刑事拘留",
+    "法律援助",
+    "村委会",
+    "司法所",
+    "坐班",
+    "法律顾问",
+    "外嫁女",
+    "集体经济组织",
+    "低保",
+    "户口",
+)
+_KEEP = re.compile(r"[0-9a-z\u3400-\u9fff]+")
+
+
+@lru_cache(maxsize=1)
+def _tokenizer() -> jieba.Tokenizer:
+    tk = jieba.Tokenizer()
+    tk.initialize()
+    for word in _DOMAIN_WORDS:
+        tk.add_word(word, freq=20000)
+    return tk
+
+
+def warm_up() -> None:
+    _tokenizer()
+
+
+def tokens(text: str, *, ngram: tuple[int, int] = (1, 3)) -> list[str]:
+    """Normalised word tokens (prefixed ``w:``) and character n-grams (prefixed ``c:``)."""
+    text = normalize(text)
+    out: list[str] = []
+    for chunk in _KEEP.findall(text):
+        out.extend("w:" + w for w in _tokenizer().lcut(chunk, HMM=False) if w.strip())
+        low, high = ngram
+        for n in range(low, high + 1):
+            out.extend("c:" + chunk[i : i + n] for i in range(len(chunk) - n + 1))
+    return out

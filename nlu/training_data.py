@@ -1,0 +1,100 @@
+"""Reading Rasa 3.x NLU YAML (the same files a Rasa server trains on) and our JSONL test files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+INTENTS = (
+    "land",
+    "marriage_family",
+    "labor",
+    "debt_contract",
+    "traffic_accident",
+    "criminal",
+    "tort",
+    "other_legal",
+    "legal_aid",
+    "greet",
+    "thanks_bye",
+    "ask_lawyer",
+    "duty_schedule",
+    "lawyer_contact",
+    "emergency",
+    "collective_dispute",
+    "out_of_scope",
+)
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    label: str
+
+
+def data_files(directory: Path = DATA_DIR) -> list[Path]:
+    return sorted(p for p in directory.rglob("*.yml"))
+
+
+def parse_examples(block: str) -> list[str]:
+    """Rasa's ``examples: |`` block: one ``- text`` per line."""
+    out = []
+    for line in block.splitlines():
+        line = line.strip()
+        if line.startswith("- "):
+            text = line[2:].strip()
+            if text:
+                out.append(text)
+    return out
+
+
+def load_rasa_yaml(paths: Iterable[Path]) -> list[Example]:
+    examples: list[Example] = []
+    for path in paths:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for item in doc.get("nlu") or []:
+            intent = item.get("intent")
+            if not intent:
+                continue  # synonyms, lookup tables, regexes
+            if intent not in INTENTS:
+                raise ValueError(f"{path}: unknown intent {intent!r}")
+            examples.extend(Example(text, intent) for text in parse_examples(item.get("examples", "")))
+    return examples
+
+
+def load_training_examples(directory: Path = DATA_DIR) -> list[Example]:
+    return load_rasa_yaml(data_files(directory))
+
+
+def load_jsonl(path: Path, *, label_key: str = "label") -> list[Example]:
+    """``{"text", "label"}`` lines; ``drop`` lines are skipped."""
+    out = []
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{number}: not JSON ({exc.msg})") from exc
+            label = row.get(label_key)
+            if label == "drop":
+                continue
+            out.append(Example(str(row["text"]), str(label)))
+    return out
+
+
+def fingerprint(examples: Iterable[Example], *extra: str) -> str:
+    digest = hashlib.sha256()
+    for part in extra:
+        digest.update(part.encode())
+    for ex in examples:
+        digest.update(f"{ex.label}\t{ex.text}\n".encode())
+    return digest.hexdigest()[:16]
