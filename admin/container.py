@@ -10,12 +10,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.outbox import OutboxWorker
 from core.config import Settings
-from core.db import make_engine, make_session_factory
+from core.db import make_engine, make_session_factory, read_only
 from core.ports import Channel, IntentClassifier
 from handlers.context import Services
 from handlers.router import Router
+from knowledge_base import service as kb
 from knowledge_base.retrieval import KnowledgeRetriever
-from nlu.factory import build_classifier
+from nlu.factory import RetrainingClassifier, file_examples, with_backend
+from nlu.training_data import Example
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,24 @@ class Container:
     outbox: OutboxWorker | None = None
 
 
+def live_classifier(settings: Settings, factory: sessionmaker[Session]) -> IntentClassifier:
+    """The configured classifier, learning from the live knowledge base (files until it is imported)."""
+    reader = read_only(factory)
+
+    def stamp() -> object:
+        with reader() as session:
+            return kb.stamp(session)
+
+    def examples() -> list[Example]:
+        with reader() as session:
+            rows = kb.published(session)
+            if not rows:
+                return file_examples()
+            return [Example(q, r.intent) for r in rows for q in r.questions or ()]
+
+    return with_backend(settings, RetrainingClassifier(settings=settings, stamp=stamp, examples=examples))
+
+
 def build(
     settings: Settings,
     *,
@@ -41,7 +61,7 @@ def build(
     engine = engine or make_engine(settings.database_url)
     factory = make_session_factory(engine)
     retriever = KnowledgeRetriever(factory)
-    services = Services(classifier=classifier or build_classifier(settings), retriever=retriever)
+    services = Services(classifier=classifier or live_classifier(settings, factory), retriever=retriever)
     router = Router(session_factory=factory, settings=settings, services=services)
     container = Container(settings, engine, factory, services, router, retriever)
     from bot.webchat import WebchatChannel

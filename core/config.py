@@ -48,8 +48,12 @@ class Settings(BaseSettings):
     emergency_min_confidence: float = Field(0.20, description="Emergency wins above this bar: safety first")
 
     # --- knowledge base
-    kb_answer_score: float = Field(0.45, description="Retrieval score at or above which the top article is shown")
-    kb_suggest_score: float = Field(0.20, description="Between this and the answer score: offer up to 3 articles")
+    laws_path: Path = Field(
+        PROJECT_ROOT.parent / "shared" / "data" / "laws" / "articles.jsonl",
+        description="Statute articles (JSONL) that citations are checked against when present",
+    )
+    kb_answer_score: float = Field(0.25, description="Retrieval score at or above which the top article is shown")
+    kb_suggest_score: float = Field(0.12, description="Between this and the answer score: offer up to 3 articles")
 
     # --- lawyers and tickets
     max_villages_per_lawyer: int = Field(3, description="Policy cap on villages one lawyer advises")

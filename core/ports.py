@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -35,7 +36,14 @@ class Hit:
 
 
 class Retriever(Protocol):
-    def search(self, text: str, *, intent: str | None = None, limit: int = 3) -> list[Hit]: ...
+    def search(
+        self,
+        text: str,
+        *,
+        intent: str | None = None,
+        intent_scores: Mapping[str, float] | None = None,
+        limit: int = 3,
+    ) -> list[Hit]: ...
 
 
 class DeliveryError(Exception):

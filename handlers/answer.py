@@ -3,6 +3,8 @@ cited, and the village lawyer one tap away."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from core.messages import Button, OutgoingMessage
 from core.models import KbArticle
 from handlers import texts
@@ -15,7 +17,8 @@ AID_HINT_TAGS = frozenset({"欠薪", "工伤", "抚养费", "赡养费", "家暴
 
 
 def answer_question(ctx: Context, intent: str | None) -> list[OutgoingMessage]:
-    hits = ctx.services.retriever.search(ctx.text, intent=intent, limit=3)
+    scores = {s.intent: s.confidence for s in ctx.intent.ranking} if ctx.intent else None
+    hits = ctx.services.retriever.search(ctx.text, intent=intent, intent_scores=scores, limit=3)
     best = hits[0] if hits else None
     if best is not None:
         ctx.kb_score = round(best.score, 4)
@@ -51,11 +54,16 @@ def on_button(ctx: Context, payload: str) -> list[OutgoingMessage]:
     return [render_article(ctx, article)]
 
 
+def article_text(*, title: str, answer: str, citations: list[Any]) -> str:
+    """What a villager reads: the answer, the law it rests on, and that it is not a lawyer's advice."""
+    cited = "、".join(kb.citation_label(c) for c in citations)
+    return f"【{title}】\n{answer.strip()}\n{texts.CITATIONS_PREFIX}{cited}\n{texts.DISCLAIMER}"
+
+
 def render_article(ctx: Context, article: KbArticle) -> OutgoingMessage:
     ctx.answered_by = "kb"
     ctx.kb_slug = article.slug
-    citations = "、".join(kb.citation_label(c) for c in article.citations)
-    text = f"【{article.title}】\n{article.answer.strip()}\n{texts.CITATIONS_PREFIX}{citations}\n{texts.DISCLAIMER}"
+    text = article_text(title=article.title, answer=article.answer, citations=article.citations)
     buttons = [Button(texts.BUTTON_ASK_LAWYER, "cmd:lawyer")]
     if AID_HINT_TAGS.intersection(article.tags or ()) or article.intent == "legal_aid":
         buttons.append(Button(texts.BUTTON_LEGAL_AID_CHECK, "cmd:aid"))

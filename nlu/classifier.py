@@ -20,13 +20,17 @@ from sklearn.linear_model import LogisticRegression
 
 from core.ports import IntentResult, IntentScore
 from nlu.features import tokens, warm_up
-from nlu.normalize import normalize
+from nlu.normalize import normalize, strip_salutation
 from nlu.training_data import Example, fingerprint, load_training_examples
 
 log = logging.getLogger(__name__)
 
-MODEL_VERSION = "tfidf-lr-3"
+MODEL_VERSION = "tfidf-lr-5"
 RANKING_SIZE = 5
+
+
+def prepare(text: str) -> str:
+    return strip_salutation(normalize(text))
 
 
 def _word_tokens(text: str) -> list[str]:
@@ -53,7 +57,7 @@ class TrainedModel:
 
 
 def train(examples: Sequence[Example], *, progress: Callable[[str], None] | None = None) -> TrainedModel:
-    texts = [normalize(e.text) for e in examples]
+    texts = [prepare(e.text) for e in examples]
     labels = [e.label for e in examples]
     say = progress or (lambda _msg: None)
     say("vectorising")
@@ -81,7 +85,7 @@ class EmbeddedClassifier:
         self.labels = np.array(model.labels)
 
     def parse(self, text: str) -> IntentResult:
-        clean = normalize(text)
+        clean = prepare(text)
         if not clean:
             return IntentResult("out_of_scope", 0.0, (), "embedded")
         probs = self.trained.model.predict_proba(self.trained.features([clean]))[0]
@@ -90,7 +94,7 @@ class EmbeddedClassifier:
         return IntentResult(ranking[0].intent, ranking[0].confidence, ranking, "embedded")
 
     def parse_many(self, texts: Sequence[str]) -> list[str]:
-        cleaned = [normalize(t) for t in texts]
+        cleaned = [prepare(t) for t in texts]
         return list(self.trained.model.predict(self.trained.features(cleaned)))
 
 

@@ -13,6 +13,7 @@ from functools import lru_cache
 import jieba
 
 from nlu.normalize import normalize
+from nlu.synonyms import canonical_terms
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -76,7 +77,7 @@ def warm_up() -> None:
 def tokens(text: str, *, ngram: tuple[int, int] = (1, 3)) -> list[str]:
     """Normalised word tokens (prefixed ``w:``) and character n-grams (prefixed ``c:``)."""
     text = normalize(text)
-    out: list[str] = []
+    out: list[str] = ["w:" + term for term in canonical_terms(text)]
     for chunk in _KEEP.findall(text):
         out.extend("w:" + w for w in _tokenizer().lcut(chunk, HMM=False) if w.strip())
         low, high = ngram

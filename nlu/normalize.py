@@ -52,3 +52,18 @@ def normalize(text: str) -> str:
     text = _REPEATED_PUNCT.sub(r"\1", text)
     text = _SPACE.sub(" ", text).strip()
     return text.lower()
+
+
+_SALUTATION = re.compile(
+    r"^(?:(?:律师|老师|大哥|大姐|同志|法官|您|你|大家|各位)?"
+    r"(?:你好|您好|好|在吗|在不在|请问一下|请问|打扰了|打扰一下|麻烦问一下|麻烦您|咨询一下|我想咨询一下|问一下)"
+    r"[,.!?~、:：\s]*)+"
+)
+MIN_SUBSTANCE = 6
+
+
+def strip_salutation(text: str) -> str:
+    """'律师你好,我想咨询一下,老板欠钱不给' → '老板欠钱不给'. A greeting followed by a real question is
+    about the question; a greeting alone stays a greeting."""
+    rest = _SALUTATION.sub("", text, count=1)
+    return rest if len(rest) >= MIN_SUBSTANCE else text
