@@ -9,6 +9,7 @@ survives a restart and resumes at the same question.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from sqlalchemy import select
@@ -92,6 +93,8 @@ GROUP_KEYWORDS = (
     ("none", ("都不是", "都没有", "不是")),
 )
 MIGRANT_WORDS = ("农民工", "打工", "务工")
+AGE = re.compile(r"([0-9零〇一二两三四五六七八九十]+)(?:周)?岁")
+ADULT_AGE = 18
 
 
 # ---------------------------------------------------------------------- entry
@@ -298,6 +301,8 @@ def parse_answer(question: str, raw: str) -> Any:
             return "yes"
         yes = typed.parse_yes_no(raw)
         return None if yes is None else ("yes" if yes else "no")
+    if question == "special" and (age := _age(word)) is not None and age < ADULT_AGE:
+        return "minor"
     if question in ("special", "group"):
         found = _keyword(SPECIAL_KEYWORDS if question == "special" else GROUP_KEYWORDS, word)
         return found or ("none" if typed.parse_yes_no(raw) is False else None)
@@ -322,6 +327,12 @@ def _deadline(raw: str, word: str) -> str | None:
         return "none"
     yes = typed.parse_yes_no(raw)
     return None if yes is None else ("urgent" if yes else "none")
+
+
+def _age(word: str) -> int | None:
+    match = AGE.search(word)
+    value = typed.parse_number(match.group(1)) if match else None
+    return int(value) if value is not None else None
 
 
 def _keyword(table: tuple[tuple[str, tuple[str, ...]], ...], word: str) -> str | None:

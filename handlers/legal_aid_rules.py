@@ -342,7 +342,7 @@ def _means_tested(answers: Mapping[str, Any], matter: Matter, *, threshold: floa
             urgent=urgent,
             hardship=level,
         )
-    reasons = (matter_reason, _income_reason(level, pc), "threshold_note")
+    reasons: tuple[str, ...] = (matter_reason, _income_reason(level, pc), "threshold_note")
     if other:
         reasons += ("abuse_hint",)
     return _result(

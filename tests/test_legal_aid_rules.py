@@ -501,6 +501,8 @@ def test_articles_cited_exist_and_say_what_the_rules_assume():  # type: ignore[n
         ("migrant", "不是", "no"),
         ("special", "他才16岁，未成年", "minor"),
         ("special", "没有", "none"),
+        ("special", "他才十六岁", "minor"),
+        ("special", "40岁了", None),
         ("group", "我家是低保户", "assistance"),
         ("group", "司法救助", "judicial"),
         ("group", "都不是", "none"),
