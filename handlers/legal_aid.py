@@ -360,6 +360,8 @@ def apply(ctx: Context, question: str, value: Any) -> list[OutgoingMessage]:
     check = _check(ctx)
     if check is None:
         return _ended()
+    if not rules.valid_answer(question, value):
+        return _ask_again(ctx)
     answers = dict(check.answers or {})
     history = [q for q in ctx.data.get("history", []) if q in answers]
     if question != rules.next_question(answers):
@@ -371,8 +373,6 @@ def apply(ctx: Context, question: str, value: Any) -> list[OutgoingMessage]:
             answers.pop(later, None)
         history = history[:cut]
         _reopen(check)
-    if not rules.valid_answer(question, value):
-        return _ask_again(ctx)
     answers[question] = value
     history.append(question)
     check.answers = answers  # reassign: JSON columns do not track in-place edits
@@ -484,7 +484,7 @@ def _result_message(
     params = _params(ctx, answers, a, threshold=threshold, region=region)
     lines: list[str] = []
     if a.urgent:
-        lines.append(texts.AID_URGENT)
+        lines.append(texts.AID_URGENT_NO_AID if a.outcome is rules.Outcome.UNLIKELY else texts.AID_URGENT)
     lines.append(texts.AID_RESULT_HEADER.format(label=texts.AID_OUTCOMES[a.outcome.value]))
     lines.append(texts.AID_REASONS_HEADER)
     lines.extend("· " + texts.AID_REASONS[code].format(**params) for code in a.reasons)

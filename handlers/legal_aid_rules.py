@@ -382,8 +382,8 @@ def _result(
     alternatives: bool = False,
     params: dict[str, Any] | None = None,
 ) -> Assessment:
-    if urgent:
-        articles = (*articles, 44)
+    if urgent and outcome is not Outcome.UNLIKELY:
+        articles = (*articles, 44)  # the centre may give aid first and take the papers later
     return Assessment(
         outcome=outcome,
         reasons=reasons,

@@ -238,6 +238,7 @@ AID_URGENT = (
     "⚠️ 期限不到7天！请今天就去法律援助中心或打12348，说清楚期限快到了："
     "法律援助机构可以先提供法律援助，手续以后再补（法律援助法第44条）。"
 )
+AID_URGENT_NO_AID = "⚠️ 期限不到7天！请抓紧：今天就打12348，或者找本村法律顾问，别错过期限。"
 AID_REASONS_HEADER = "为什么："
 AID_REASONS = {
     "listed_matter": "“{matter}”是法律援助法列明可以申请法律援助的事（第{article}条）。",
@@ -325,7 +326,7 @@ AID_DONE = "好的。以后需要，发“法律援助”可以再查一次，�
 AID_FIRST_QUESTION = "这已经是第一个问题了。"
 AID_ENDED = "这次自查已经结束了。要再查一次，点“重新自查”。"
 AID_TICKET_QUESTION = "【法律援助自查：{label}】请帮村民申请法律援助。\n{lines}"
-AID_TICKET_URGENT = "⚠️ 期限不到7天，请尽快联系（法律援助法第44条）"
+AID_TICKET_URGENT = "⚠️ 期限不到7天，请尽快联系"
 AID_TICKET_UNFINISHED = "未做完"
 AID_TICKET_ASKED = "村民原来的问题：{text}"
 AID_TICKET_SUMMARY = "法律援助自查：{label}（法律援助法{articles}）"

@@ -117,6 +117,19 @@ def test_urgent_deadline_is_said_first(seeded):  # type: ignore[no-untyped-def]
     assert ticket.question.splitlines()[1].startswith("⚠️")  # the lawyer sees it first too
 
 
+def test_urgent_but_unlikely_does_not_promise_aid(seeded):  # type: ignore[no-untyped-def]
+    chat = _villager(seeded)
+    chat.say("法律援助")
+    chat.tap("车祸")
+    chat.tap("还没有")
+    chat.tap("都不是")
+    chat.tap("1口人")
+    chat.tap("1200元或更多")  # exactly at the threshold is not below it
+    chat.say("明天开庭")
+    assert chat.text.startswith(texts.AID_URGENT_NO_AID)
+    assert "暂不符合" in chat.text and "第44条" not in chat.text
+
+
 def test_interview_resumes_after_a_restart(seeded, clock):  # type: ignore[no-untyped-def]
     chat = _villager(seeded, "restart")
     chat.say("法律援助")
