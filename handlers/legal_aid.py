@@ -36,12 +36,12 @@ RECENT_TOPIC = dt.timedelta(hours=1)
 # Words that name a matter, most specific first (the first match wins): "工伤事故" is a work
 # injury, not a traffic accident; a divorce with domestic violence is a domestic-violence matter.
 MATTER_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("acquitted", ("改判无罪", "无罪")),
+    ("acquitted", ("改判无罪",)),
     ("hero", ("英雄", "烈士")),
     ("samaritan", ("见义勇为", "救人")),
     ("abuse", ("家暴", "家庭暴力", "虐待", "遗弃", "打老婆", "老公打", "丈夫打")),
     ("work_injury", ("工伤",)),
-    ("labour_relation", ("劳动关系",)),
+    ("labour_relation", ("劳动关系", "劳动合同")),
     ("wages", ("工钱", "工资", "欠薪", "讨薪", "劳动报酬", "包工头", "血汗钱")),
     ("support", ("赡养", "抚养", "扶养", "养老费", "生活费")),
     ("pension", ("抚恤",)),

@@ -495,6 +495,7 @@ def test_articles_cited_exist_and_say_what_the_rules_assume():  # type: ignore[n
         ("matter", "离婚", "other"),
         ("matter", "儿子被抓了", "criminal"),
         ("matter", "天气", None),
+        ("matter", "没签劳动合同", "labour_relation"),
         ("role", "我儿子被抓了", "defendant"),
         ("role", "我是受害人", "victim"),
         ("lawyer", "是", "yes"),
