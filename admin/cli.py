@@ -20,9 +20,11 @@ app = typer.Typer(help="村律通 villagelaw", no_args_is_help=True, add_complet
 db_app = typer.Typer(help="Database migrations", no_args_is_help=True)
 lawyer_app = typer.Typer(help="Lawyers and their villages", no_args_is_help=True)
 kb_app = typer.Typer(help="Knowledge base import/export", no_args_is_help=True)
+county_app = typer.Typer(help="Counties (旗/县) and their legal-aid centres", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(lawyer_app, name="lawyer")
 app.add_typer(kb_app, name="kb")
+app.add_typer(county_app, name="county")
 
 
 def _factory():  # type: ignore[no-untyped-def]
@@ -225,6 +227,32 @@ def kb_export(directory: Path) -> None:
     with _factory()() as session:
         count = kb.export_directory(session, directory)
     typer.echo(f"exported {count} articles to {directory}")
+
+
+# ------------------------------------------------------------------ counties
+
+
+@county_app.command("legal-aid")
+def county_legal_aid(
+    name: str,
+    centre: Annotated[str | None, typer.Option(help="Name and address of the legal-aid centre")] = None,
+    phone: Annotated[str | None, typer.Option(help="Its phone number")] = None,
+) -> None:
+    """Show or set where villagers of county NAME apply for legal aid (shown by the legal-aid check)."""
+    from core.models import County
+
+    with transaction(_factory()) as session:
+        counties = session.scalars(select(County).where(County.name == name)).all()
+        if not counties:
+            typer.echo(f"no county named {name}", err=True)
+            raise typer.Exit(1)
+        for county in counties:
+            if centre is not None:
+                county.legal_aid_centre = centre.strip() or None
+            if phone is not None:
+                county.legal_aid_phone = phone.strip() or None
+            where = f"{county.legal_aid_centre or '-'}\t{county.legal_aid_phone or '-'}"
+            typer.echo(f"{county.league}{county.name}\t{where}")
 
 
 def main() -> None:  # pragma: no cover

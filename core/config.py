@@ -67,9 +67,15 @@ class Settings(BaseSettings):
 
     # --- legal aid
     legal_aid_income_threshold: float = Field(
-        1200, description="Monthly per-capita household income (元) below which a household counts as in hardship"
+        1200,
+        description="Monthly per-capita household income (元) below which a household counts as in hardship "
+        "(法律援助法 Art. 34; the default is an example: set the province's published figure)",
     )
     legal_aid_region: str = Field("内蒙古自治区", description="Region whose hardship threshold is configured")
+    legal_aid_thresholds: dict[str, float] = Field(
+        default_factory=dict,
+        description='Per 盟/市 or 旗/县 hardship thresholds overriding the default, JSON: {"锡林郭勒盟": 1340}',
+    )
 
     # --- admin console
     login_max_failures: int = Field(5, description="Failed logins before an account is locked")

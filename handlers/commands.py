@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 
 from core.messages import OutgoingMessage
-from handlers import answer, handoff, lawyer, onboarding, schedule, texts
+from handlers import answer, handoff, lawyer, legal_aid, onboarding, schedule, texts
 from handlers.context import Context
 
 Command = Callable[[Context, str], list[OutgoingMessage]]
@@ -24,6 +24,9 @@ ALIASES = {
     "转人工": "lawyer",
     "投诉": "complain",
     "我要投诉": "complain",
+    "法律援助": "aid",
+    "法律援助自查": "aid",
+    "援助自查": "aid",
 }
 PREFIX_ALIASES = {"绑定": "bind"}
 LAWYER_ONLY = frozenset({"tickets", "reply", "close", "unbind"})
@@ -73,6 +76,12 @@ def cancel(ctx: Context, _arg: str) -> list[OutgoingMessage]:
     return [OutgoingMessage(texts.CANCELLED)]
 
 
+def lawyer_(ctx: Context, _arg: str) -> list[OutgoingMessage]:
+    if ctx.flow == legal_aid.FLOW:
+        return legal_aid.handover_current(ctx)  # the answers so far go to the lawyer too
+    return handoff.offer_or_open(ctx)
+
+
 def help_(ctx: Context, _arg: str) -> list[OutgoingMessage]:
     return [OutgoingMessage(texts.LAWYER_HELP if ctx.is_lawyer else texts.HELP)]
 
@@ -82,7 +91,8 @@ COMMANDS: dict[str, Command] = {
     "help": help_,
     "cancel": cancel,
     "village": lambda ctx, _a: onboarding.start(ctx, intro=texts.ASK_VILLAGE_AGAIN.split("。")[0] + "。"),
-    "lawyer": lambda ctx, _a: handoff.offer_or_open(ctx),
+    "lawyer": lawyer_,
+    "aid": legal_aid.start,
     "schedule": lambda ctx, _a: schedule.duty_schedule(ctx),
     "complain": lambda ctx, _a: handoff.start_complaint(ctx),
     "bind": lawyer.bind,
@@ -103,6 +113,8 @@ def on_payload(ctx: Context, payload: str) -> list[OutgoingMessage]:
         return onboarding.on_button(ctx, payload)
     if prefix == "kb":
         return answer.on_button(ctx, payload)
+    if prefix == "la":
+        return legal_aid.on_button(ctx, payload)
     if prefix == "tk":
         action, _, code = rest.partition(":")
         if ctx.is_lawyer and action in ("claim", "reply", "close"):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.messages import Button, Kind, OutgoingMessage
-from handlers import handoff, lawyer, onboarding, texts, tickets
+from handlers import handoff, lawyer, legal_aid, onboarding, texts, tickets
 from handlers.context import Context
 from handlers.intents import LEGAL_TOPICS
 
@@ -16,6 +16,8 @@ def on_flow_text(ctx: Context, raw: str) -> list[OutgoingMessage] | None:
         return _onboarding_text(ctx, raw)
     if flow in (handoff.FLOW, handoff.RATING_FLOW, handoff.COMPLAIN_FLOW):
         return handoff.on_flow_text(ctx, raw)
+    if flow == legal_aid.FLOW:
+        return legal_aid.on_text(ctx, raw)
     ctx.leave()  # a flow this version no longer knows: start afresh rather than get stuck
     return None
 

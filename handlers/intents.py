@@ -39,6 +39,10 @@ def dispatch_intent(ctx: Context, intent: str) -> list[OutgoingMessage]:
     if intent == "emergency":
         return safety.emergency(ctx)
     confidence = ctx.intent.confidence if ctx.intent else 1.0
+    if intent == "legal_aid" and confidence >= ctx.settings.intent_high_confidence:
+        from handlers import legal_aid  # the check is the answer to a legal-aid question
+
+        return legal_aid.on_intent(ctx)
     if intent in LEGAL_TOPICS or confidence < ctx.settings.intent_low_confidence:
         # The knowledge base decides: a strong article match is good evidence even when the
         # classifier hesitates, and a weak one leads to the lawyer offer.

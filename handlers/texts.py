@@ -166,3 +166,183 @@ MAJOR_EVENT_REPORTED = (
     "这件事涉及很多人，已作为重大事项（编号 {code}）报告{who}，会有人尽快联系您。请大家依法表达诉求，不要堵路、冲突。"
 )
 KEEP_QUESTION_CHOOSE_VILLAGE = "您的问题我记下了，选好村子后马上回答您。请先选您是哪个嘎查（村）的："
+
+# ---- legal aid (法律援助自查: handlers/legal_aid.py; the rules are in handlers/legal_aid_rules.py)
+
+AID_KEYWORD = "法律援助"  # typed alone it starts the check; kept as the question while the village is chosen
+AID_INTRO = (
+    "好的，我问您几个问题（1分钟左右），看看您能不能申请免费的法律援助。"
+    "点按钮回答就行，也可以打字；发“返回”改上一题，发“取消”退出。"
+)
+AID_GUESSED = "您问的是：{matter}。不对的话点“返回”重选。"
+AID_NEED_VILLAGE = "做法律援助自查前，请先选好您是哪个村的，这样才能告诉您去哪里申请。"
+AID_FOR_VILLAGERS = "法律援助自查是给村民用的：村民发“法律援助”就能开始。"
+AID_QUESTIONS = {
+    "matter": "您要办的是哪方面的事？",
+    "matter_more": "还有这些事项（都不是就选“离婚、土地、借钱等其他事”）：",
+    "role": "在这个刑事案件里，您（或您的家人）是：",
+    "lawyer": "这件事您已经请了律师（代理人）吗？",
+    "defender": "犯罪嫌疑人、被告人已经请了辩护律师吗？",
+    "special": "犯罪嫌疑人、被告人是下面哪种人吗？",
+    "migrant": "您是进城务工人员（农民工）吗？",
+    "group": "您是下面这些人吗？（有证明材料的，就不用再核查家里的经济情况）",
+    "household": "您家一共几口人（在一起生活的）？",
+    "income": "全家每个月总收入大概多少钱？点按钮，或者直接打数字，比如“3000”“一千五”。",
+    "deadline": "7天之内，有没有必须办的期限？比如快要开庭，或者申请仲裁、起诉的最后期限快到了。",
+}
+AID_OPTIONS = {
+    "matter": {
+        "wages": "讨要工钱",
+        "work_injury": "工伤赔偿",
+        "accident": "车祸、医疗、食品药品事故赔偿",
+        "support": "赡养费、抚养费、扶养费",
+        "abuse": "家庭暴力、虐待、遗弃",
+        "welfare": "社保待遇、低保、社会救助",
+        "criminal": "刑事案件",
+        "other": "离婚、土地、借钱等其他事",
+        "labour_relation": "确认劳动关系",
+        "pension": "抚恤金",
+        "state_comp": "国家赔偿",
+        "acquitted": "再审改判无罪，要国家赔偿",
+        "environment": "环境污染、生态破坏赔偿",
+        "capacity": "认定无（限制）民事行为能力",
+        "samaritan": "见义勇为",
+        "hero": "英雄烈士近亲属维权",
+        "retrial": "法院已决定再审或检察院已抗诉",
+    },
+    "role": {"defendant": "犯罪嫌疑人、被告人", "victim": "被害人、自诉人"},
+    "lawyer": {"yes": "已经请了", "no": "还没有"},
+    "special": {
+        "minor": "未成年人（不满18岁）",
+        "sensory": "盲、聋、哑等残疾人",
+        "mental": "精神病等，不能完全辨认自己行为",
+        "severe": "可能判无期徒刑或死刑",
+        "none": "都不是",
+    },
+    "migrant": {"yes": "是", "no": "不是"},
+    "group": {
+        "assistance": "低保、特困等社会救助对象",
+        "judicial": "司法救助对象",
+        "entitled": "优抚对象（烈属、军属等）",
+        "no_income": "没有固定收入的老人、未成年人、残疾人",
+        "none": "都不是",
+    },
+    "deadline": {"urgent": "有，不到7天", "later": "有，还有7天以上", "none": "没有或不清楚"},
+    "income": {"0": "没有收入", "unknown": "说不清", "below": "少于{amount}元", "above": "{amount}元或更多"},
+}
+AID_HOUSEHOLD_LABEL = "{n}口人"
+AID_HOUSEHOLD_MORE = "{n}口及以上"
+AID_OUTCOMES = {"likely": "很可能符合", "maybe": "可能符合，需要核实", "unlikely": "暂不符合", "appoint": "很可能符合"}
+AID_RESULT_HEADER = "【法律援助自查结果：{label}】"
+AID_URGENT = (
+    "⚠️ 期限不到7天！请今天就去法律援助中心或打12348，说清楚期限快到了："
+    "法律援助机构可以先提供法律援助，手续以后再补（法律援助法第44条）。"
+)
+AID_URGENT_NO_AID = "⚠️ 期限不到7天！请抓紧：今天就打12348，或者找本村法律顾问，别错过期限。"
+AID_REASONS_HEADER = "为什么："
+AID_REASONS = {
+    "listed_matter": "“{matter}”是法律援助法列明可以申请法律援助的事（第{article}条）。",
+    "no_means_test": "“{matter}”申请法律援助不看经济条件，家里收入多少都可以申请（第32条）。",
+    "other_matter": (
+        "离婚、土地、借钱这类事，不在法律援助法第31条列出的事项里，"
+        "要看地方的法规、规章有没有另外规定（第31条第9项），需要法律援助中心核实。"
+    ),
+    "victim": "刑事案件的被害人（及其近亲属）、自诉人，因为经济困难没请律师的，可以申请法律援助（第29条）。",
+    "retrial": "法院已决定再审或检察院已抗诉的案子，因为经济困难没请律师的，本人或近亲属可以申请（第33条）。",
+    "has_lawyer": "您已经请了律师（代理人）。法律援助是给没请律师的人提供的，一般不用再申请。",
+    "has_defender": "已经请了辩护律师，就不需要法律援助机构再指派律师了（第24条）。",
+    "exempt_migrant": "进城务工人员讨要工钱或工伤赔偿，带上能证明自己身份的材料，就不用再核查家里的经济情况（第42条）。",
+    "exempt_group": "您属于“{group}”，带上证明材料，就不用再核查家里的经济情况（第42条）。",
+    "below_amount": (
+        "您家每人每月大约{per_capita}元，低于{region}的经济困难标准（每人每月{threshold}元），算经济困难（第34条）。"
+    ),
+    "below_band": "您家每人每月收入低于{region}的经济困难标准（每人每月{threshold}元），算经济困难（第34条）。",
+    "above_amount": (
+        "您家每人每月大约{per_capita}元，不低于{region}的经济困难标准（每人每月{threshold}元），"
+        "按这个标准暂时不算经济困难（第34条）。"
+    ),
+    "above_band": (
+        "您家每人每月收入不低于{region}的经济困难标准（每人每月{threshold}元），按这个标准暂时不算经济困难（第34条）。"
+    ),
+    "unknown_income": "家里收入说不清也没关系：申请时如实说明经济情况，或者做个人诚信承诺，由法律援助中心核查（第41条）。",
+    "threshold_note": "这个金额是系统里配置的参考标准，以{region}正式公布的为准；家里有大病、残疾等特殊困难的，可以向法律援助中心说明。",
+    "abuse_hint": "如果这件事里您受到家庭暴力、虐待或遗弃，不看经济条件也能申请（第32条）：发“法律援助”重新自查，事项选“家庭暴力、虐待、遗弃”。",
+    "appoint": (
+        "犯罪嫌疑人、被告人是“{special}”，没请辩护人的，公安机关、检察院、法院应当通知法律援助机构指派律师，"
+        "不看经济条件（第25条）。"
+    ),
+    "appoint_ask": "请直接向办案的公安机关、检察院或法院提出，要求通知法律援助机构指派律师；他们应当在3日内通知（第36条）。",
+    "defendant_hardship": "犯罪嫌疑人、被告人因为经济困难没请辩护人的，本人或近亲属可以申请法律援助（第24条）。",
+    "defendant_other": "没请辩护人的，除了经济困难，因为“其他原因”也可以申请（第24条），由法律援助机构决定。",
+    "duty_lawyer": "没有辩护人的，可以要求见值班律师，免费提供法律帮助（第30条）。",
+}
+AID_CITED = "依据：法律援助法{articles}"
+AID_ARTICLE = "第{n}条"
+AID_DOCUMENTS_HEADER = "申请时带上："
+AID_DOCUMENTS = {
+    "identity": "身份证明（身份证或户口本）",
+    "hardship": "家里经济困难情况的说明，或者个人诚信承诺（要如实写）",
+    "proof_migrant": "证明您是进城务工人员的材料（务工证明、劳动合同、工友证明等）",
+    "proof_group": "证明您是“{group}”的材料（低保证、特困证、残疾证、优抚证件等）",
+}
+AID_CASE_DOCUMENTS = {
+    "wages": "欠条、工资条、考勤记录、转账或聊天记录、工友证明",
+    "labour_relation": "工作证、工资条、考勤、转账或聊天记录、工友证明",
+    "work_injury": "病历和诊断证明、工伤认定或伤残鉴定材料、务工证明",
+    "accident": "事故认定书、病历、医疗费票据",
+    "support": "户口本或亲属关系证明、对方的收入情况",
+    "abuse": "报警回执、告诫书、伤情照片、病历、人身安全保护令（有的都带上）",
+    "welfare": "申请和被拒绝的材料、社保卡或救助证件",
+    "criminal": "拘留通知书、起诉书、判决书等案件材料",
+    "retrial": "判决书、再审决定书或抗诉书",
+    "acquitted": "改判无罪的判决书",
+}
+AID_CASE_DOCUMENTS_DEFAULT = "合同、欠条、票据、照片、聊天记录等"
+AID_CASE_LINE = "和这件事有关的材料：{docs}"
+AID_WHERE = (
+    "去哪申请：{centre}，电话 {phone}。打官司的，向法院等办案机关所在地的法律援助机构申请；"
+    "不打官司的，向处理纠纷的机关所在地或事情发生地的申请（第38条）。收到申请后7日内决定给不给（第43条）。"
+)
+AID_WHERE_DEFAULT_CENTRE = "您所在旗（县）司法局的法律援助中心"
+AID_HOTLINE = "不清楚的，可以打 12348 法律服务热线问。"
+AID_ALTERNATIVES = (
+    "您还可以：\n· 找村（嘎查）的人民调解委员会调解，不收费（人民调解法第4条）\n"
+    "· 打12348法律服务热线免费咨询\n· 请本村法律顾问免费帮您出主意"
+)
+AID_NOT_FINAL = "（这是根据您的回答做的初步判断，不是正式决定，以法律援助机构审查为准。）"
+AID_OFFER = "要不要请本村法律顾问帮您申请？"
+AID_OFFER_ADVICE = "要不要请本村法律顾问帮您看看？"
+BUTTON_AID_HANDOVER = "请律师帮我申请"
+BUTTON_AID_ADVICE = "请律师帮我看看"
+BUTTON_AID_NO = "不用了"
+BUTTON_AID_BACK = "返回"
+BUTTON_AID_MORE = "更多事项"
+BUTTON_AID_CONTINUE = "继续自查"
+BUTTON_AID_RESTART = "重新自查"
+BUTTON_AID_EXIT = "退出"
+AID_UNCLEAR = "没看明白您的回答。请点下面的按钮，或者照按钮上的字回答。"
+AID_UNCLEAR_AGAIN = "还是没看明白。要不要直接请本村法律顾问帮您看？也可以继续自查。"
+AID_DONE = "好的。以后需要，发“法律援助”可以再查一次，也可以打12348法律服务热线。"
+AID_FIRST_QUESTION = "这已经是第一个问题了。"
+AID_ENDED = "这次自查已经结束了。要再查一次，点“重新自查”。"
+AID_TICKET_QUESTION = "【法律援助自查：{label}】请帮村民申请法律援助。\n{lines}"
+AID_TICKET_URGENT = "⚠️ 期限不到7天，请尽快联系"
+AID_TICKET_UNFINISHED = "未做完"
+AID_TICKET_ASKED = "村民原来的问题：{text}"
+AID_TICKET_SUMMARY = "法律援助自查：{label}（法律援助法{articles}）"
+AID_TICKET_SUMMARY_UNFINISHED = "法律援助自查：未做完"
+AID_TICKET_CITED = "依据：法律援助法{articles}"
+AID_SUMMARY_LINE = "{title}：{answer}"
+AID_SUMMARY_TITLES = {
+    "matter": "事项",
+    "role": "身份",
+    "lawyer": "已请律师",
+    "special": "特殊情形",
+    "migrant": "进城务工人员",
+    "group": "特定群体",
+    "household": "家庭人口",
+    "income": "全家月收入",
+    "deadline": "期限",
+}
+AID_INCOME_VALUE = "{amount}元"
+AID_SENT_TO_OPEN_TICKET = "自查结果已经转给{who}（咨询 {code}），会有人联系您。"
