@@ -162,7 +162,9 @@ class OutboxWorker:
         while not stop.is_set():
             try:
                 result = await self.deliver_due()
-                busy = result.sent + result.retried + result.failed >= self.batch_size
+                # A sent row may unblock the next one for the same recipient (a reply in several
+                # messages): go again at once rather than a second later.
+                busy = result.sent > 0 or result.retried + result.failed >= self.batch_size
             except Exception:
                 log.exception("outbox pass failed; retrying")  # e.g. the database is briefly down
                 busy = False

@@ -166,3 +166,23 @@ MAJOR_EVENT_REPORTED = (
     "这件事涉及很多人，已作为重大事项（编号 {code}）报告{who}，会有人尽快联系您。请大家依法表达诉求，不要堵路、冲突。"
 )
 KEEP_QUESTION_CHOOSE_VILLAGE = "您的问题我记下了，选好村子后马上回答您。请先选您是哪个嘎查（村）的："
+
+# ---- Telegram
+# The command menu Telegram shows next to the text box (set_my_commands): (command, description).
+TELEGRAM_VILLAGER_COMMANDS = (
+    ("start", "开始 / 选择您的嘎查（村）"),
+    ("village", "换村"),
+    ("lawyer", "找本村律师"),
+    ("aid", "法律援助自查"),
+    ("schedule", "律师什么时候来村里"),
+    ("remind", "坐班提醒"),
+    ("cancel", "退出当前步骤"),
+)
+TELEGRAM_LAWYER_COMMANDS = (
+    ("bind", "绑定律师账号：/bind 绑定码"),
+    ("tickets", "待处理的咨询"),
+    ("reply", "答复村民：/reply 编号 内容"),
+    ("close", "关闭咨询：/close 编号"),
+    ("duty", "我的坐班安排"),
+    ("done", "记录坐班完成"),
+)
