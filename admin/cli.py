@@ -33,6 +33,8 @@ def _factory():  # type: ignore[no-untyped-def]
 
 def _configure_logging() -> None:
     logging.basicConfig(level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request URL at INFO, and Telegram's URLs carry the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @db_app.command("upgrade")
@@ -78,6 +80,9 @@ def serve(
     settings = get_settings()
     if telegram_polling:
         settings = settings.model_copy(update={"telegram_polling": True})
+    if telegram_polling and not settings.telegram_enabled:
+        typer.echo("--telegram-polling needs TELEGRAM_BOT_TOKEN (from @BotFather)", err=True)
+        raise typer.Exit(1)
     uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info")
 
 

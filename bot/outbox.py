@@ -160,6 +160,8 @@ class OutboxWorker:
 
     async def run_forever(self, stop: asyncio.Event, *, interval: float = 1.0) -> None:
         while not stop.is_set():
+            # Cleared before the pass, not after: a wake-up for a row written during the pass is kept.
+            self.wake.clear()
             try:
                 result = await self.deliver_due()
                 # A sent row may unblock the next one for the same recipient (a reply in several
@@ -170,7 +172,6 @@ class OutboxWorker:
                 busy = False
             if busy:
                 continue
-            self.wake.clear()
             waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(self.wake.wait())]
             _done, pending = await asyncio.wait(waiters, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
             for task in pending:

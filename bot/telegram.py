@@ -247,6 +247,7 @@ class TelegramChannel:
             .base_file_url(file_base_url(base))
             .rate_limiter(AIORateLimiter())  # 30 messages/s overall, 20/min per group; 429 comes back to us
             .updater(None)
+            .job_queue(None)  # timed work is the scheduler's, in our database
             .build()
         )
         application.add_handler(TypeHandler(Update, self._on_update))
@@ -435,9 +436,7 @@ async def set_webhook(settings: Settings, url: str) -> str:
         raise ValueError("TELEGRAM_WEBHOOK_SECRET is not set: the webhook would accept anyone's requests")
     full = webhook_url(url)
     async with make_bot(settings) as bot:
-        await bot.set_webhook(
-            url=full, secret_token=settings.telegram_webhook_secret, allowed_updates=ALLOWED_UPDATES
-        )
+        await bot.set_webhook(url=full, secret_token=settings.telegram_webhook_secret, allowed_updates=ALLOWED_UPDATES)
     return full
 
 

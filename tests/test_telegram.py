@@ -153,7 +153,9 @@ def test_webhook_refuses_a_missing_or_wrong_secret(bot, secret):  # type: ignore
 def test_webhook_without_a_configured_secret_refuses_everyone(tg_container, api):  # type: ignore[no-untyped-def]
     settings = tg_container.settings.model_copy(update={"telegram_webhook_secret": None})
     with TestClient(create_app(settings, container=tg_container), raise_server_exceptions=False) as client:
-        response = client.post(tg.WEBHOOK_PATH, json=message_update(1, VILLAGER, "你好"), headers={tg.SECRET_HEADER: ""})
+        response = client.post(
+            tg.WEBHOOK_PATH, json=message_update(1, VILLAGER, "你好"), headers={tg.SECRET_HEADER: ""}
+        )
     assert response.status_code == 403
     assert _count(tg_container, Message) == 0
 
@@ -214,7 +216,9 @@ def test_callback_query_is_answered_and_becomes_a_button_payload(bot):  # type: 
 
 def test_village_deep_link_binds_the_village_at_once(bot):  # type: ignore[no-untyped-def]
     bot.say(VILLAGER, "/start vab01")
-    assert any(texts.VILLAGE_SET.format(village="阿巴嘎旗别力古台镇巴彦图嘎嘎查") in t for t in bot.api.sent_texts(VILLAGER))
+    assert any(
+        texts.VILLAGE_SET.format(village="阿巴嘎旗别力古台镇巴彦图嘎嘎查") in t for t in bot.api.sent_texts(VILLAGER)
+    )
     with bot.container.session_factory() as s:
         villager = s.scalar(select(Villager))
         assert villager is not None and villager.village is not None and villager.village.code == "ab01"
@@ -235,7 +239,18 @@ def test_a_redelivered_update_is_answered_once(bot):  # type: ignore[no-untyped-
 def test_media_gets_the_text_only_answer_with_the_lawyer_offer(bot):  # type: ignore[no-untyped-def]
     bot.say(VILLAGER, photo=photo())
     bot.say(VILLAGER, voice={"file_id": "AwAC-voice", "file_unique_id": "v", "duration": 3})
-    bot.say(VILLAGER, sticker={"file_id": "CAAC", "file_unique_id": "s", "width": 1, "height": 1, "is_animated": False, "is_video": False, "type": "regular"})
+    bot.say(
+        VILLAGER,
+        sticker={
+            "file_id": "CAAC",
+            "file_unique_id": "s",
+            "width": 1,
+            "height": 1,
+            "is_animated": False,
+            "is_video": False,
+            "type": "regular",
+        },
+    )
     bot.say(VILLAGER, location={"latitude": 43.9, "longitude": 116.0})
     replies = bot.api.sent_texts(VILLAGER)
     assert len(replies) == 4 and all(texts.TEXT_ONLY in t for t in replies)
@@ -384,10 +399,20 @@ def test_a_photo_sent_during_a_ticket_is_forwarded_to_the_lawyer(bot):  # type: 
 def test_command_menus_are_registered_in_chinese(bot):  # type: ignore[no-untyped-def]
     default = bot.api.called("setMyCommands")[0]
     assert default["scope"] == {"type": "default"}
-    assert [c["command"] for c in default["commands"]] == ["start", "village", "lawyer", "aid", "schedule", "remind", "cancel"]
+    assert [c["command"] for c in default["commands"]] == [
+        "start",
+        "village",
+        "lawyer",
+        "aid",
+        "schedule",
+        "remind",
+        "cancel",
+    ]
     assert all(any("\u4e00" <= ch <= "\u9fff" for ch in c["description"]) for c in default["commands"])
     _bind_lawyer(bot)
-    count = bot.client.portal.call(tg.register_commands, bot.container.channels["telegram"].application.bot, bot.container.session_factory)
+    count = bot.client.portal.call(
+        tg.register_commands, bot.container.channels["telegram"].application.bot, bot.container.session_factory
+    )
     assert count == 1
     lawyer_menu = bot.api.called("setMyCommands")[-1]
     assert lawyer_menu["scope"] == {"type": "chat", "chat_id": LAWYER}
@@ -429,3 +454,33 @@ def test_set_webhook_command_line(cli_settings, api, monkeypatch):  # type: igno
     api.fail("setWebhook", 400, "Bad Request: bad webhook: HTTPS url must be provided for webhook")
     result = CliRunner().invoke(cli.app, ["telegram", "set-webhook", "http://law.example.cn"])
     assert result.exit_code == 1 and "https url must be provided" in result.output.lower()
+
+
+def test_a_reply_in_several_messages_goes_out_without_waiting_between_parts(container, clock):  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from core.messages import IncomingMessage, OutgoingMessage
+    from handlers.notify import enqueue
+    from handlers.router import get_or_create_account
+    from tests.fakes import RecordingChannel
+
+    channel = RecordingChannel(name="fake")
+    with transaction(container.session_factory) as session:
+        account = get_or_create_account(session, IncomingMessage("fake", "u1", None), now=clock())
+        session.flush()
+        for part in ("一", "二", "三"):
+            enqueue(session, account=account, message=OutgoingMessage(part), purpose="reply", now=clock())
+    worker = OutboxWorker(container.session_factory, {"fake": channel}, clock=clock)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run_forever(stop, interval=60))
+        started = asyncio.get_running_loop().time()
+        while len(channel.sent) < 3:
+            await asyncio.sleep(0.01)
+            assert asyncio.get_running_loop().time() - started < 30, channel.sent
+        stop.set()
+        await task
+
+    asyncio.run(run())
+    assert channel.texts_to("u1") == ["一", "二", "三"]  # in order, not one per 60 s interval
