@@ -143,10 +143,10 @@ def _open_ticket(bot: Bot, question: str = "我家承包的草场被邻居占了
 # ---------------------------------------------------------------------- the webhook door
 
 
-@pytest.mark.parametrize("secret", [None, "", "wrong-secret", SECRET + "x"])
-def test_webhook_refuses_a_missing_or_wrong_secret(bot, secret):  # type: ignore[no-untyped-def]
-    response = bot.post(message_update(1, VILLAGER, "你好"), secret=secret)
-    assert response.status_code == 403
+def test_webhook_refuses_a_missing_or_wrong_secret(bot):  # type: ignore[no-untyped-def]
+    for secret in (None, "", "wrong-secret", SECRET + "x", SECRET[:-1]):
+        response = bot.post(message_update(1, VILLAGER, "你好"), secret=secret)
+        assert response.status_code == 403, secret
     assert _count(bot.container, Message) == 0
 
 
