@@ -36,22 +36,28 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
             app.state.container = await asyncio.to_thread(build, settings)
         stop = asyncio.Event()
         tasks: list[asyncio.Task[None]] = []
-        if settings.run_background_workers:
-            from admin.workers import start_workers
+        async with contextlib.AsyncExitStack() as channels:
+            # Messenger bots start before the workers that send through them and stop after.
+            for lifespan_of in app.state.channel_lifespans:
+                await channels.enter_async_context(lifespan_of(app.state.container))
+            if settings.run_background_workers:
+                from admin.workers import start_workers
 
-            tasks = start_workers(app.state.container, stop)
-        app.state.stop = stop
-        try:
-            yield
-        finally:
-            stop.set()
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+                tasks = start_workers(app.state.container, stop)
+            app.state.stop = stop
+            try:
+                yield
+            finally:
+                stop.set()
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
 
     app = FastAPI(title="村律通 villagelaw", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.container = container
     app.state.settings = settings
+    #: (container) -> async context manager, added by channels that run something of their own
+    app.state.channel_lifespans = []
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,

@@ -21,10 +21,12 @@ db_app = typer.Typer(help="Database migrations", no_args_is_help=True)
 lawyer_app = typer.Typer(help="Lawyers and their villages", no_args_is_help=True)
 kb_app = typer.Typer(help="Knowledge base import/export", no_args_is_help=True)
 county_app = typer.Typer(help="Counties (旗/县) and their legal-aid centres", no_args_is_help=True)
+telegram_app = typer.Typer(help="Connect the Telegram bot", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(lawyer_app, name="lawyer")
 app.add_typer(kb_app, name="kb")
 app.add_typer(county_app, name="county")
+app.add_typer(telegram_app, name="telegram")
 
 
 def _factory():  # type: ignore[no-untyped-def]
@@ -33,6 +35,8 @@ def _factory():  # type: ignore[no-untyped-def]
 
 def _configure_logging() -> None:
     logging.basicConfig(level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request URL at INFO, and Telegram's URLs carry the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @db_app.command("upgrade")
@@ -78,6 +82,9 @@ def serve(
     settings = get_settings()
     if telegram_polling:
         settings = settings.model_copy(update={"telegram_polling": True})
+    if telegram_polling and not settings.telegram_enabled:
+        typer.echo("--telegram-polling needs TELEGRAM_BOT_TOKEN (from @BotFather)", err=True)
+        raise typer.Exit(1)
     uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info")
 
 
@@ -253,6 +260,57 @@ def county_legal_aid(
                 county.legal_aid_phone = phone.strip() or None
             where = f"{county.legal_aid_centre or '-'}\t{county.legal_aid_phone or '-'}"
             typer.echo(f"{county.league}{county.name}\t{where}")
+# ------------------------------------------------------------------ Telegram
+
+
+def _telegram_settings():  # type: ignore[no-untyped-def]
+    settings = get_settings()
+    if not settings.telegram_enabled:
+        typer.echo("TELEGRAM_BOT_TOKEN is not set (get one from @BotFather)", err=True)
+        raise typer.Exit(1)
+    return settings
+
+
+@telegram_app.command("set-webhook")
+def telegram_set_webhook(
+    url: Annotated[str, typer.Argument(help="Public HTTPS address of this app, e.g. https://law.example.cn")],
+) -> None:
+    """Register POST <url>/telegram/webhook with Telegram, with TELEGRAM_WEBHOOK_SECRET."""
+    import asyncio
+
+    from telegram.error import TelegramError
+
+    from bot import telegram
+
+    settings = _telegram_settings()
+    try:
+        full = asyncio.run(telegram.set_webhook(settings, url))
+    except (ValueError, TelegramError) as exc:
+        typer.echo(f"set-webhook failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"webhook set: {full}")
+
+
+@telegram_app.command("delete-webhook")
+def telegram_delete_webhook() -> None:
+    """Stop webhook delivery (needed before polling from another machine)."""
+    import asyncio
+
+    from bot import telegram
+
+    asyncio.run(telegram.delete_webhook(_telegram_settings()))
+    typer.echo("webhook deleted")
+
+
+@telegram_app.command("set-commands")
+def telegram_set_commands() -> None:
+    """Refresh the Chinese command menu (also done at every start), e.g. after a lawyer binds."""
+    import asyncio
+
+    from bot import telegram
+
+    count = asyncio.run(telegram.set_commands(_telegram_settings(), _factory()))
+    typer.echo(f"command menu set; lawyer menu in {count} chats")
 
 
 def main() -> None:  # pragma: no cover

@@ -67,4 +67,8 @@ def build(
     from bot.webchat import WebchatChannel
 
     container.channels["webchat"] = WebchatChannel()
+    if settings.telegram_enabled:
+        from bot.telegram import TelegramChannel
+
+        container.channels["telegram"] = TelegramChannel(settings)
     return container

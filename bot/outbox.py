@@ -160,15 +160,18 @@ class OutboxWorker:
 
     async def run_forever(self, stop: asyncio.Event, *, interval: float = 1.0) -> None:
         while not stop.is_set():
+            # Cleared before the pass, not after: a wake-up for a row written during the pass is kept.
+            self.wake.clear()
             try:
                 result = await self.deliver_due()
-                busy = result.sent + result.retried + result.failed >= self.batch_size
+                # A sent row may unblock the next one for the same recipient (a reply in several
+                # messages): go again at once rather than a second later.
+                busy = result.sent > 0 or result.retried + result.failed >= self.batch_size
             except Exception:
                 log.exception("outbox pass failed; retrying")  # e.g. the database is briefly down
                 busy = False
             if busy:
                 continue
-            self.wake.clear()
             waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(self.wake.wait())]
             _done, pending = await asyncio.wait(waiters, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
             for task in pending:

@@ -41,9 +41,20 @@ class IncomingMessage:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file a channel received earlier, to be sent on as is (a villager's photo to the lawyer).
+
+    ``ref`` is the channel's own reference (Telegram file id): only the same channel can use it."""
+
+    kind: Kind
+    ref: str
+
+
+@dataclass(frozen=True)
 class OutgoingMessage:
     text: str
     buttons: tuple[Button, ...] = field(default_factory=tuple)
+    attachment: Attachment | None = None
 
     def with_buttons(self, *buttons: Button) -> OutgoingMessage:
-        return OutgoingMessage(self.text, self.buttons + tuple(buttons))
+        return OutgoingMessage(self.text, self.buttons + tuple(buttons), self.attachment)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.messages import Button, Kind, OutgoingMessage
+from core.messages import Attachment, Button, Kind, OutgoingMessage
 from handlers import handoff, lawyer, legal_aid, onboarding, texts, tickets
 from handlers.context import Context
 from handlers.intents import LEGAL_TOPICS
@@ -59,6 +59,15 @@ def on_media(ctx: Context) -> list[OutgoingMessage]:
             texts.NOTIFY_ATTACHMENT.format(code=ticket.code, name=tickets.display_name(ticket), kind=MEDIA_NAMES[kind])
         )
         tickets.relay_to_responsible(ctx.session, ticket, notice, key=f"attachment:{ctx.inbound.id}", now=ctx.now)
+        if ctx.incoming.attachment:
+            tickets.forward_to_responsible(
+                ctx.session,
+                ticket,
+                Attachment(kind, ctx.incoming.attachment),
+                channel=ctx.account.channel,
+                key=f"file:{ctx.inbound.id}",
+                now=ctx.now,
+            )
         tickets.log(
             ctx.session,
             ticket,

@@ -5,13 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.clock import utcnow
-from core.messages import Button, OutgoingMessage
+from core.messages import Attachment, Button, Kind, OutgoingMessage
 from core.models import ChannelAccount, OutboxMessage
+
+#: The outbox has no attachment column yet: an attachment row keeps ``<kind>:<ref>`` in ``text``
+#: under this purpose (a forwarded file has no caption of its own; its notice is a separate row).
+ATTACHMENT_PURPOSE = "attachment"
 
 
 def enqueue(
@@ -30,12 +34,13 @@ def enqueue(
         existing = session.scalar(select(OutboxMessage).where(OutboxMessage.dedup_key == dedup_key))
         if existing is not None:
             return existing
+    attachment = message.attachment
     row = OutboxMessage(
         account_id=account.id,
         channel=account.channel,
-        text=message.text,
+        text=f"{attachment.kind.value}:{attachment.ref}" if attachment else message.text,
         buttons=buttons_to_json(message.buttons),
-        purpose=purpose,
+        purpose=ATTACHMENT_PURPOSE if attachment else purpose,
         dedup_key=dedup_key,
         ticket_id=ticket_id,
         status="held" if account.unreachable else "pending",
@@ -54,6 +59,15 @@ def enqueue(
     return row
 
 
+def release_held(session: Session, *, account_id: int, now: dt.datetime) -> None:
+    """Send what was held while the account was unreachable, oldest first (the outbox keeps order)."""
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.account_id == account_id, OutboxMessage.status == "held")
+        .values(status="pending", next_attempt_at=now, last_error=None)
+    )
+
+
 def buttons_to_json(buttons: tuple[Button, ...]) -> list[dict[str, str]] | None:
     return [asdict(b) for b in buttons] or None
 
@@ -63,4 +77,7 @@ def buttons_from_json(data: list[dict[str, str]] | None) -> tuple[Button, ...]:
 
 
 def as_outgoing(row: OutboxMessage) -> OutgoingMessage:
+    if row.purpose == ATTACHMENT_PURPOSE:
+        kind, _, ref = row.text.partition(":")
+        return OutgoingMessage(text="", attachment=Attachment(Kind(kind), ref))
     return OutgoingMessage(text=row.text, buttons=buttons_from_json(row.buttons))

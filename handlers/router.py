@@ -23,7 +23,7 @@ from core.models import ChannelAccount, Conversation, Message
 from handlers import commands, flows, onboarding, texts
 from handlers.context import Context, Services
 from handlers.intents import dispatch_intent, is_emergency
-from handlers.notify import buttons_from_json, buttons_to_json, enqueue
+from handlers.notify import buttons_from_json, buttons_to_json, enqueue, release_held
 from nlu.normalize import is_meaningless, normalize
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,11 @@ class Router:
                 assert existing is not None
                 return existing.id, existing.status != "received"
             account.last_inbound_at = now
+            if account.unreachable:
+                # Writing to us proves they can be reached again (a Telegram user who unblocked the bot).
+                account.unreachable = False
+                account.unreachable_reason = None
+                release_held(session, account_id=account.id, now=now)  # type: ignore[arg-type]
             if incoming.display_name and not account.display_name:
                 account.display_name = incoming.display_name[:100]
             session.flush()

@@ -346,3 +346,22 @@ AID_SUMMARY_TITLES = {
 }
 AID_INCOME_VALUE = "{amount}元"
 AID_SENT_TO_OPEN_TICKET = "自查结果已经转给{who}（咨询 {code}），会有人联系您。"
+# ---- Telegram
+# The command menu Telegram shows next to the text box (set_my_commands): (command, description).
+TELEGRAM_VILLAGER_COMMANDS = (
+    ("start", "开始 / 选择您的嘎查（村）"),
+    ("village", "换村"),
+    ("lawyer", "找本村律师"),
+    ("aid", "法律援助自查"),
+    ("schedule", "律师什么时候来村里"),
+    ("remind", "坐班提醒"),
+    ("cancel", "退出当前步骤"),
+)
+TELEGRAM_LAWYER_COMMANDS = (
+    ("bind", "绑定律师账号：/bind 绑定码"),
+    ("tickets", "待处理的咨询"),
+    ("reply", "答复村民：/reply 编号 内容"),
+    ("close", "关闭咨询：/close 编号"),
+    ("duty", "我的坐班安排"),
+    ("done", "记录坐班完成"),
+)

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.config import Settings
-from core.messages import Button, OutgoingMessage
+from core.messages import Attachment, Button, OutgoingMessage
 from core.models import (
     AuditEvent,
     ChannelAccount,
@@ -229,6 +229,26 @@ def relay_to_responsible(
             ticket_id=ticket.id,
             now=now,
         )
+
+
+def forward_to_responsible(
+    session: Session, ticket: Ticket, attachment: Attachment, *, channel: str, key: str, now: dt.datetime
+) -> None:
+    """The villager's photo or document itself, to the ticket's lawyer on the same channel: a
+    channel's file reference means nothing to another channel (the notice goes everywhere)."""
+    if ticket.lawyer_id is None:
+        return
+    for account in directory.lawyer_accounts(session, ticket.lawyer_id):
+        if account.channel == channel:
+            enqueue(
+                session,
+                account=account,
+                message=OutgoingMessage("", attachment=attachment),
+                purpose="relay",
+                dedup_key=f"{key}:{account.id}",
+                ticket_id=ticket.id,
+                now=now,
+            )
 
 
 def can_act(session: Session, lawyer_id: int, ticket: Ticket, *, now: dt.datetime) -> bool:
