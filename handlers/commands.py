@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 
 from core.messages import OutgoingMessage
-from handlers import answer, handoff, lawyer, onboarding, schedule, texts
+from handlers import answer, duty, handoff, lawyer, onboarding, schedule, texts
 from handlers.context import Context
 
 Command = Callable[[Context, str], list[OutgoingMessage]]
@@ -24,9 +24,14 @@ ALIASES = {
     "转人工": "lawyer",
     "投诉": "complain",
     "我要投诉": "complain",
+    "提醒我": "remind on",
+    "开启提醒": "remind on",
+    "取消提醒": "remind off",
+    "关闭提醒": "remind off",
+    "坐班提醒": "remind",
 }
 PREFIX_ALIASES = {"绑定": "bind"}
-LAWYER_ONLY = frozenset({"tickets", "reply", "close", "unbind"})
+LAWYER_ONLY = frozenset({"tickets", "reply", "close", "unbind", "duty", "done"})
 
 
 def parse(raw: str) -> tuple[str, str] | None:
@@ -35,7 +40,8 @@ def parse(raw: str) -> tuple[str, str] | None:
     if match:
         return match.group(1).lower(), (match.group(2) or "").strip()
     if text in ALIASES:
-        return ALIASES[text], ""
+        name, _, arg = ALIASES[text].partition(" ")
+        return name, arg
     for word, name in PREFIX_ALIASES.items():
         if text.startswith(word) and len(text) > len(word):
             return name, text[len(word) :].strip()
@@ -90,6 +96,9 @@ COMMANDS: dict[str, Command] = {
     "tickets": lawyer.list_tickets,
     "reply": lawyer.reply_command,
     "close": lawyer.close_command,
+    "duty": duty.list_duty,
+    "done": duty.done,
+    "remind": duty.remind,
 }
 
 
@@ -109,6 +118,8 @@ def on_payload(ctx: Context, payload: str) -> list[OutgoingMessage]:
             return lawyer.on_ticket_button(ctx, action, code)
         if action in ("resolved", "more"):
             return handoff.on_ticket_button(ctx, action, code)
+    if prefix == "dt" and ctx.is_lawyer:
+        return duty.on_button(ctx, rest)
     if prefix == "rate":
         code, _, score = rest.partition(":")
         if score.isdigit():

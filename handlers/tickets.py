@@ -114,6 +114,11 @@ def responsible_name(ticket: Ticket, session: Session) -> str:
     return queue_name(session, ticket)
 
 
+def in_admin_queue():  # type: ignore[no-untyped-def]
+    """The 司法所 queue: unfinished tickets nobody was assigned, and those escalated past their SLA."""
+    return Ticket.status.in_(ACTIVE) & (Ticket.lawyer_id.is_(None) | (Ticket.status == "escalated"))
+
+
 def queue_name(session: Session, ticket: Ticket) -> str:
     from core.models import Township
 
@@ -317,12 +322,20 @@ def _work_log_answer(session: Session, ticket: Ticket, *, text: str, now: dt.dat
         entry.result = f"{entry.result}\n追加答复：{text[:300]}"[:4000]
 
 
-def close(session: Session, ticket: Ticket, *, actor: str, now: dt.datetime, ask_rating: bool = True) -> None:
+def close(
+    session: Session,
+    ticket: Ticket,
+    *,
+    actor: str,
+    now: dt.datetime,
+    ask_rating: bool = True,
+    detail: str | None = None,
+) -> None:
     if ticket.status == "closed":
         return
     ticket.status = "closed"
     ticket.closed_at = now
-    log(session, ticket, actor=actor, action="closed", detail=None, now=now)
+    log(session, ticket, actor=actor, action="closed", detail=detail, now=now)
     entry = session.scalar(select(WorkLogEntry).where(WorkLogEntry.ticket_id == ticket.id))
     if entry is not None:
         entry.result = f"{entry.result}\n已结办"[:4000]
