@@ -161,12 +161,15 @@ def expand_rule(session: Session, rule: DutyRule, *, settings: Settings, now: dt
             continue
         if not _advises(session, rule.lawyer_id, rule.village_id, to_local(starts_at).date()):
             continue  # the assignment ended (or has not begun): nothing to plan
+        ends_at = starts_at + dt.timedelta(minutes=rule.duration_minutes)
+        if _clash(session, lawyer_id=rule.lawyer_id, starts_at=starts_at, ends_at=ends_at, ignore_id=None):
+            continue  # already there at that time (planned by hand or by another rule)
         row = DutySession(
             lawyer_id=rule.lawyer_id,
             village_id=rule.village_id,
             rule_id=rule.id,
             starts_at=starts_at,
-            ends_at=starts_at + dt.timedelta(minutes=rule.duration_minutes),
+            ends_at=ends_at,
             place=rule.place,
             kind=rule.kind,
             status="planned",
@@ -270,17 +273,25 @@ def _check_times(
         raise CalendarError("结束时间必须晚于开始时间")
     if ends_at - starts_at > dt.timedelta(hours=MAX_HOURS):
         raise CalendarError("一次坐班不能超过12小时")
-    clash = session.scalar(
-        select(DutySession).where(
+    clash = _clash(session, lawyer_id=lawyer_id, starts_at=starts_at, ends_at=ends_at, ignore_id=ignore_id)
+    if clash is not None:
+        raise CalendarError(f"这位律师同一时间已有坐班（{clash.village.name} {to_local(clash.starts_at):%m-%d %H:%M}）")
+
+
+def _clash(
+    session: Session, *, lawyer_id: int, starts_at: dt.datetime, ends_at: dt.datetime, ignore_id: int | None
+) -> DutySession | None:
+    return session.scalar(
+        select(DutySession)
+        .where(
             DutySession.lawyer_id == lawyer_id,
             DutySession.status.in_(("planned", "done")),
             DutySession.starts_at < ends_at,
             DutySession.ends_at > starts_at,
             DutySession.id != (ignore_id or 0),
         )
+        .limit(1)
     )
-    if clash is not None:
-        raise CalendarError(f"这位律师同一时间已有坐班（{clash.village.name} {to_local(clash.starts_at):%m-%d %H:%M}）")
 
 
 def local_range(day: dt.date, start: str, end: str) -> tuple[dt.datetime, dt.datetime]:
