@@ -330,7 +330,9 @@ def duty_rule_add(
         except calendar.CalendarError as exc:
             typer.echo(str(exc), err=True)
             raise typer.Exit(1) from None
-        typer.echo(f"rule {rule.id}: {calendar.describe_rrule(rule.rrule)} {rule.start_time}, {planned} sessions planned")
+        typer.echo(
+            f"rule {rule.id}: {calendar.describe_rrule(rule.rrule)} {rule.start_time}, {planned} sessions planned"
+        )
 
 
 @duty_app.command("list")

@@ -172,7 +172,9 @@ def router(templates: Jinja2Templates) -> APIRouter:
         _editor(user)
         day = date or f"{to_local(utcnow()).date() + dt.timedelta(days=7):%Y-%m-%d}"
         values = {"date": day, "start": "09:00", "end": "13:00", "kind": "onsite", "place": ""}
-        return render(templates, request, "duty_form.html", user, **_form_context(session, user, duty=None, values=values))
+        return render(
+            templates, request, "duty_form.html", user, **_form_context(session, user, duty=None, values=values)
+        )
 
     @r.post("/duty/new", response_model=None)
     def create(
@@ -319,7 +321,9 @@ def router(templates: Jinja2Templates) -> APIRouter:
     # ------------------------------------------------------------------ recurring rules
 
     @r.get("/duty/rules", response_class=HTMLResponse)
-    def rules_page(request: Request, user: AdminUser = Depends(user_of), session: Session = Depends(db)) -> HTMLResponse:
+    def rules_page(
+        request: Request, user: AdminUser = Depends(user_of), session: Session = Depends(db)
+    ) -> HTMLResponse:
         return _rules_page(templates, request, session, user, error=None, values={})
 
     @r.post("/duty/rules", response_model=None)
@@ -456,7 +460,9 @@ def _rules_page(
         select(DutyRule).where(DutyRule.village_id.in_([v.id for v in villages])).order_by(DutyRule.id.desc())
     ).all()
     names = {v.id: v.name for v in villages}
-    lawyers = {lw.id: lw.name for lw in session.scalars(select(Lawyer).where(Lawyer.id.in_({r.lawyer_id for r in rules})))}
+    lawyers = {
+        lw.id: lw.name for lw in session.scalars(select(Lawyer).where(Lawyer.id.in_({r.lawyer_id for r in rules})))
+    }
     return render(
         templates,
         request,
@@ -486,7 +492,11 @@ def _form_error(
     values: dict[str, Any],
 ) -> HTMLResponse:
     response = render(
-        templates, request, "duty_form.html", user, **_form_context(session, user, duty=duty, values=values, error=error)
+        templates,
+        request,
+        "duty_form.html",
+        user,
+        **_form_context(session, user, duty=duty, values=values, error=error),
     )
     response.status_code = 400
     return response
@@ -524,4 +534,3 @@ def _number(value: str, name: str) -> float:
         return float(value.strip())
     except ValueError:
         raise calendar.CalendarError(f"请填写{name}（数字）") from None
-

@@ -61,9 +61,7 @@ def done(ctx: Context, _arg: str = "") -> list[OutgoingMessage]:
     rows = calendar.lawyer_unrecorded(ctx.session, _lawyer_id(ctx), now=ctx.now)
     if not rows:
         return [OutgoingMessage(texts.LAWYER_DONE_NONE)]
-    buttons = tuple(
-        Button(f"{local_date_label(d.starts_at)} {d.village.name}", f"dt:rec:{d.id}") for d in rows
-    )
+    buttons = tuple(Button(f"{local_date_label(d.starts_at)} {d.village.name}", f"dt:rec:{d.id}") for d in rows)
     return [OutgoingMessage(texts.LAWYER_DONE_PICK, buttons)]
 
 
@@ -141,7 +139,9 @@ def _finish_done(ctx: Context, duty: DutySession, hours: float, people: int) -> 
     labels = _labels(duty)
     return [
         OutgoingMessage(
-            texts.LAWYER_DONE_OK.format(date=labels["date"], village=labels["village"], hours=f"{hours:g}", people=people)
+            texts.LAWYER_DONE_OK.format(
+                date=labels["date"], village=labels["village"], hours=f"{hours:g}", people=people
+            )
         )
     ]
 
@@ -156,7 +156,9 @@ def _finish_missed(ctx: Context, duty: DutySession, raw: str) -> list[OutgoingMe
     except calendar.CalendarError as exc:
         return [OutgoingMessage(texts.LAWYER_DUTY_ERROR.format(error=exc))]
     labels = _labels(duty)
-    return [OutgoingMessage(texts.LAWYER_MISSED_OK.format(date=labels["date"], village=labels["village"], reason=reason))]
+    return [
+        OutgoingMessage(texts.LAWYER_MISSED_OK.format(date=labels["date"], village=labels["village"], reason=reason))
+    ]
 
 
 # ---------------------------------------------------------------------- villager

@@ -172,10 +172,14 @@ KEEP_QUESTION_CHOOSE_VILLAGE = "您的问题我记下了，选好村子后马上
 DUTY_REMIND_LAWYER_EVE = "【明日坐班】{date} {start}–{end}，{village}，地点：{place}（{kind}）。"
 DUTY_REMIND_LAWYER_SOON = "【{hours}小时后坐班】今天 {start}–{end}，{village}，地点：{place}。"
 DUTY_RECORD_PROMPT = "【坐班记录】{date} {start}–{end} {village}的坐班结束了，请点按钮记录：完成了（时长、接待人数），或者没去成（原因）。"
-DUTY_REMIND_VILLAGER_ADVANCE = "【律师坐班提醒】{lawyer}律师将于{date} {start}–{end}在{place}现场坐班，有法律问题可以当面咨询，可带上相关材料（合同、欠条、证件、照片等）。不想再收到提醒，发“取消提醒”。"
-DUTY_REMIND_VILLAGER_MORNING = "【今天律师坐班】{lawyer}律师今天 {start}–{end}在{place}现场坐班，可带上相关材料。"
+DUTY_REMIND_VILLAGER_ADVANCE = "【律师坐班提醒】{lawyer}律师将于{date} {start}–{end}在{place}{activity}，有法律问题可以当面咨询，可带上相关材料（合同、欠条、证件、照片等）。不想再收到提醒，发“取消提醒”。"
+DUTY_REMIND_VILLAGER_MORNING = "【今天律师坐班】{lawyer}律师今天 {start}–{end}在{place}{activity}，可带上相关材料。"
+#: What villagers are told a session is; only these kinds are announced (a mediation is private).
+DUTY_VILLAGER_ACTIVITY = {"onsite": "现场坐班", "lecture": "举办法治讲座"}
 DUTY_CANCELLED_LAWYER = "【坐班取消】原定{date} {start}–{end}在{village}{place}的坐班已取消{reason}。"
-DUTY_CANCELLED_VILLAGER = "【坐班取消】原定{date} {start}在{place}的律师坐班取消了{reason}。有问题可以直接在这里留言给律师。"
+DUTY_CANCELLED_VILLAGER = (
+    "【坐班取消】原定{date} {start}在{place}的律师坐班取消了{reason}。有问题可以直接在这里留言给律师。"
+)
 DUTY_REASON = "（原因：{reason}）"
 DUTY_MOVED = "【坐班改期】原定{old_date} {old_start}在{old_place}（{village}）的律师坐班，改到{date} {start}–{end}，{lawyer}律师，地点：{place}。"
 BUTTON_DUTY_DONE = "完成了"
@@ -215,4 +219,6 @@ REMIND_NEED_VILLAGE = "请先选好您是哪个村的，才能提醒您本村律
 BUTTON_REMIND_ON = "开启提醒"
 BUTTON_REMIND_OFF = "关闭提醒"
 
-SLA_ESCALATED_LAWYER = "【已转司法所】咨询 {code} 超过{hours}小时没有回复，已转交{township}司法所跟进。您仍然可以直接回复村民。"
+SLA_ESCALATED_LAWYER = (
+    "【已转司法所】咨询 {code} 超过{hours}小时没有回复，已转交{township}司法所跟进。您仍然可以直接回复村民。"
+)

@@ -218,7 +218,11 @@ def report(
         Assignment.start_date <= last_day, or_(Assignment.end_date.is_(None), Assignment.end_date >= first_day)
     )
     sessions_query = select(
-        DutySession.lawyer_id, DutySession.village_id, DutySession.kind, DutySession.starts_at, DutySession.ends_at,
+        DutySession.lawyer_id,
+        DutySession.village_id,
+        DutySession.kind,
+        DutySession.starts_at,
+        DutySession.ends_at,
         DutySession.hours,
     ).where(DutySession.status == "done", DutySession.starts_at >= year_start, DutySession.starts_at < month_end)
     online_query = select(WorkLogEntry.lawyer_id, WorkLogEntry.village_id, WorkLogEntry.hours).where(
@@ -252,8 +256,9 @@ def report(
         elif kind == "lecture" and starts_at >= quarter_start:
             lectures[pair] += 1
     online: dict[tuple[int, int], float] = defaultdict(float)
-    for lw, v, hours in session.execute(online_query):
-        online[(lw, v)] += hours if hours is not None else rules.online_hours_per_ticket
+    for who, where, recorded in session.execute(online_query):
+        assert who is not None and where is not None  # filtered in the query
+        online[(who, where)] += recorded if recorded is not None else rules.online_hours_per_ticket
 
     periods = periods_at(year, month, now)
     lawyers = {lw.id: lw.name for lw in session.scalars(select(Lawyer).where(Lawyer.id.in_({p[0] for p in pairs})))}

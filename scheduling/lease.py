@@ -38,9 +38,7 @@ class LeaseState:
     expires_at: dt.datetime
 
 
-def acquire(
-    factory: sessionmaker[Session], *, name: str, holder: str, ttl: dt.timedelta, now: dt.datetime
-) -> bool:
+def acquire(factory: sessionmaker[Session], *, name: str, holder: str, ttl: dt.timedelta, now: dt.datetime) -> bool:
     """Take or renew the lease; True when ``holder`` holds it until ``now + ttl``."""
     with transaction(factory) as session:
         insert = postgresql.insert if is_postgres(session) else sqlite.insert

@@ -12,7 +12,8 @@ Kinds (times are Asia/Shanghai; the numbers are settings):
   ends, a prompt to record it (this one stays useful for a day, not just the grace window);
 - villager ``advance``: 3 days before (same time of day); ``morning``: 07:00 on the day.
 Villager reminders go to villagers of the session's village who opted in, one account each
-(the most recently used reachable one).
+(the most recently used reachable one), for on-site consultations and lectures (a mediation is
+a private matter and is not announced).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ KINDS = LAWYER_KINDS + VILLAGER_KINDS
 #: A record prompt is not stale an hour later: the session still needs recording.
 RECORD_PROMPT_WINDOW = dt.timedelta(hours=24)
 KEY_CHUNK = 500
+BATCH = 200  # recipients written per transaction
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,8 @@ def window(kind: str, duty: DutySession, settings: Settings) -> tuple[dt.datetim
 def due_kinds(duty: DutySession, settings: Settings, *, now: dt.datetime) -> list[str]:
     due = []
     for kind in KINDS:
+        if kind in VILLAGER_KINDS and duty.kind not in texts.DUTY_VILLAGER_ACTIVITY:
+            continue
         start, end = window(kind, duty, settings)
         if start <= now < end:
             due.append(kind)
@@ -171,7 +175,7 @@ def reminder_message(session: Session, duty: DutySession, kind: str, settings: S
     if kind == "after":
         return OutgoingMessage(texts.DUTY_RECORD_PROMPT.format(**fields), record_buttons(duty.id))
     template = texts.DUTY_REMIND_VILLAGER_ADVANCE if kind == "advance" else texts.DUTY_REMIND_VILLAGER_MORNING
-    return OutgoingMessage(template.format(**fields))
+    return OutgoingMessage(template.format(activity=texts.DUTY_VILLAGER_ACTIVITY[duty.kind], **fields))
 
 
 def record_buttons(duty_id: int) -> tuple[Button, ...]:
@@ -214,31 +218,59 @@ def send_due(
         ).all()
         work = [(d.id, kinds) for d in candidates if (kinds := due_kinds(d, settings, now=now))]
     for duty_id, kinds in work:
-        with transaction(factory) as session:
-            duty = _locked_planned(session, duty_id)
-            if duty is None:
-                continue
-            for kind in due_kinds(duty, settings, now=now):
-                if kind in kinds:
-                    sent[kind] += _send(session, duty, kind, settings, now=now)
-        keep_alive()
+        for kind in kinds:
+            sent[kind] += _send(factory, duty_id, kind, settings, now=now, keep_alive=keep_alive)
     return sent
 
 
-def _send(session: Session, duty: DutySession, kind: str, settings: Settings, *, now: dt.datetime) -> int:
-    if kind in LAWYER_KINDS:
-        recipients = lawyer_recipients(session, duty.lawyer_id)
-    else:
-        recipients = villager_recipients(session, duty.village_id)
-    keyed = {key(duty.id, duty.version, kind, r): account for r, account in recipients}
-    already = existing_keys(session, list(keyed))
-    missing = [k for k in keyed if k not in already]
-    if not missing:
-        return 0
-    message = reminder_message(session, duty, kind, settings)
-    for dedup_key in missing:
-        enqueue(session, account=keyed[dedup_key], message=message, purpose="reminder", dedup_key=dedup_key, now=now)
-    return len(missing)
+def _send(
+    factory: sessionmaker[Session],
+    duty_id: int,
+    kind: str,
+    settings: Settings,
+    *,
+    now: dt.datetime,
+    keep_alive: Callable[[], None],
+) -> int:
+    """Write one kind of reminder of one session, a batch of recipients per transaction, so a
+    village-wide broadcast never holds SQLite's write lock for long. Each batch locks the session
+    and checks again that it is still planned and due: a cancel or move in between stops the rest."""
+    with factory() as session:
+        duty = session.get(DutySession, duty_id)
+        if duty is None:
+            return 0
+        if kind in LAWYER_KINDS:
+            recipients = lawyer_recipients(session, duty.lawyer_id)
+        else:
+            recipients = villager_recipients(session, duty.village_id)
+        targets = [(r, account.id) for r, account in recipients]
+    written = 0
+    for i in range(0, len(targets), BATCH):
+        with transaction(factory) as session:
+            locked = _locked_planned(session, duty_id)
+            if locked is None or kind not in due_kinds(locked, settings, now=now):
+                break
+            keyed = {key(duty_id, locked.version, kind, r): account_id for r, account_id in targets[i : i + BATCH]}
+            already = existing_keys(session, list(keyed))
+            missing = [k for k in keyed if k not in already]
+            if missing:
+                message = reminder_message(session, locked, kind, settings)
+                accounts = {
+                    a.id: a
+                    for a in session.scalars(select(ChannelAccount).where(ChannelAccount.id.in_(keyed.values())))
+                }
+                for dedup_key in missing:
+                    enqueue(
+                        session,
+                        account=accounts[keyed[dedup_key]],
+                        message=message,
+                        purpose="reminder",
+                        dedup_key=dedup_key,
+                        now=now,
+                    )
+            written += len(missing)
+        keep_alive()
+    return written
 
 
 # ---------------------------------------------------------------------- changes

@@ -53,7 +53,9 @@ def free(seeded):  # type: ignore[no-untyped-def]
 
 def _rule_sessions(container, rule_id: int) -> list[DutySession]:  # type: ignore[no-untyped-def]
     with container.session_factory() as s:
-        return list(s.scalars(select(DutySession).where(DutySession.rule_id == rule_id).order_by(DutySession.starts_at)))
+        return list(
+            s.scalars(select(DutySession).where(DutySession.rule_id == rule_id).order_by(DutySession.starts_at))
+        )
 
 
 def test_second_and_fourth_tuesday_9_to_13_local_stored_as_utc(free):  # type: ignore[no-untyped-def]

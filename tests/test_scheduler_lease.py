@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import subprocess
 import sys
 import textwrap
@@ -93,7 +94,7 @@ def test_two_processes_never_hold_the_lease_at_the_same_time(db_url):  # type: i
                 held.append((dt.datetime.fromisoformat(start), dt.datetime.fromisoformat(end), name))
     held.sort()
     assert held, "nobody ever held the lease"
-    for (start_a, end_a, a), (start_b, _end_b, b) in zip(held, held[1:], strict=False):
+    for (_start_a, end_a, a), (start_b, _end_b, b) in itertools.pairwise(held):
         if a != b:
             assert start_b >= end_a, f"{b} took the lease at {start_b} while {a} held it until {end_a}"
     # The long-running process holds it at the end, whoever won the start: a dead holder is replaced.
@@ -117,7 +118,9 @@ def test_only_one_of_two_web_processes_runs_the_passes(db_url, settings):  # typ
 
     async def scenario() -> None:
         stop = asyncio.Event()
-        tasks = [asyncio.create_task(run_scheduler(c, stop, runner=r)) for c, r in zip(containers, runners, strict=True)]
+        tasks = [
+            asyncio.create_task(run_scheduler(c, stop, runner=r)) for c, r in zip(containers, runners, strict=True)
+        ]
         await asyncio.sleep(2.6)
         stop.set()
         await asyncio.gather(*tasks)

@@ -191,3 +191,30 @@ def test_unreachable_accounts_and_other_villages_are_skipped(world):  # type: ig
         account.unreachable = True
     run(world, local(2026, 12, 5, 9, 0))
     assert texts_for(world, "v-in") == []
+
+
+def test_lectures_are_announced_to_villagers_but_mediations_are_not(world):  # type: ignore[no-untyped-def]
+    lawyer = lawyer_named(world, "乌日娜")
+    with transaction(world.session_factory) as s:
+        village = session_on(world, "ab01", DAY).village_id
+        from core.models import Village
+
+        for kind, day in (("lecture", 14), ("mediation", 15)):
+            calendar.create_session(
+                s,
+                lawyer=lawyer,
+                village=s.get(Village, village),
+                starts_at=local(2026, 12, day, 15),
+                ends_at=local(2026, 12, day, 17),
+                place="村委会会议室",
+                kind=kind,
+                now=local(2026, 12, 1),
+                actor="test",
+            )
+    run(world, local(2026, 12, 11, 15, 0))  # 3 days before the lecture
+    run(world, local(2026, 12, 12, 15, 0))  # 3 days before the mediation
+    [lecture] = texts_for(world, "v-in")
+    assert "举办法治讲座" in lecture and "12月14日" in lecture
+    run(world, local(2026, 12, 14, 18, 0))
+    assert "明日坐班" in texts_for(world, "lw-wu")[-1]  # the lawyer is reminded of the mediation
+    assert len(texts_for(world, "v-in")) == 1
