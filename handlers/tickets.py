@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from core.config import Settings
@@ -114,7 +114,7 @@ def responsible_name(ticket: Ticket, session: Session) -> str:
     return queue_name(session, ticket)
 
 
-def in_admin_queue():  # type: ignore[no-untyped-def]
+def in_admin_queue() -> ColumnElement[bool]:
     """The 司法所 queue: unfinished tickets nobody was assigned, and those escalated past their SLA."""
     return Ticket.status.in_(ACTIVE) & (Ticket.lawyer_id.is_(None) | (Ticket.status == "escalated"))
 

@@ -19,8 +19,9 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import Settings
@@ -33,7 +34,7 @@ from handlers.notify import enqueue
 SYSTEM = "system"
 
 
-def _awaiting(now: dt.datetime):  # type: ignore[no-untyped-def]
+def _awaiting() -> tuple[ColumnElement[bool], ...]:
     return (
         Ticket.status.in_(tickets.AWAITING_FIRST_RESPONSE),
         Ticket.first_response_at.is_(None),
@@ -86,13 +87,13 @@ def run(
     with factory() as session:
         to_escalate = list(
             session.scalars(
-                select(Ticket.id).where(*_awaiting(now), Ticket.escalated_at.is_(None), Ticket.sla_due_at <= now)
+                select(Ticket.id).where(*_awaiting(), Ticket.escalated_at.is_(None), Ticket.sla_due_at <= now)
             )
         )
         to_remind = list(
             session.scalars(
                 select(Ticket.id).where(
-                    *_awaiting(now),
+                    *_awaiting(),
                     Ticket.sla_reminded_at.is_(None),
                     Ticket.sla_due_at > now,
                     Ticket.sla_due_at <= now + _half(settings),
@@ -177,7 +178,7 @@ def escalate(session: Session, ticket: Ticket, *, settings: Settings, now: dt.da
             )
 
 
-def _last_event_before(cutoff: dt.datetime):  # type: ignore[no-untyped-def]
+def _last_event_before(cutoff: dt.datetime) -> Select[Any]:  # ticket ids
     last = (
         select(TicketEvent.ticket_id, func.max(TicketEvent.at).label("last_at"))
         .where(TicketEvent.ticket_id.in_(select(Ticket.id).where(Ticket.status == "answered")))

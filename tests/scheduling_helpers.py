@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+import pytest
 from sqlalchemy import select
 
 from admin.container import Container
@@ -16,6 +17,20 @@ from handlers import roster
 from scheduling.runner import PassReport, run_pass
 from tests.fakes import FrozenClock
 from tests.helpers import Chat
+
+
+@pytest.fixture(name="seeded")
+def seeded_without_kb(container: Container, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch) -> Container:
+    """conftest's ``seeded`` (demo directory, duty calendar, admin) without loading the knowledge
+    base: these tests never answer from it, and parsing its YAML is most of the seeding time.
+    Test modules import this to override ``seeded``."""
+    from admin import seed
+    from knowledge_base.service import ImportReport
+
+    monkeypatch.setattr(seed.kb, "import_directory", lambda *_a, **_k: ImportReport())
+    with transaction(container.session_factory) as session:
+        seed.seed_demo(session, settings=container.settings, now=clock())
+    return container
 
 
 def local(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dt.datetime:

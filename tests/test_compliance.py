@@ -18,7 +18,11 @@ from core.models import DutySession, Village, WorkLogEntry
 from scheduling import calendar
 from scheduling.compliance import Activity, Periods, Rules, evaluate, half_days, local_bounds, report, to_xlsx
 from tests.conftest import ROOT
-from tests.scheduling_helpers import lawyer_named, local
+from tests.scheduling_helpers import (
+    lawyer_named,
+    local,
+    seeded_without_kb,  # noqa: F401  (overrides `seeded`: no KB)
+)
 
 RULES = Rules()
 OVER = Periods(month_over=True, quarter_over=True, year_over=False)

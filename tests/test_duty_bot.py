@@ -8,7 +8,13 @@ from sqlalchemy import select
 
 from core.models import AuditEvent, DutySession, Villager, WorkLogEntry
 from tests.helpers import Chat
-from tests.scheduling_helpers import bind_lawyer, local, session_on, villager
+from tests.scheduling_helpers import (
+    bind_lawyer,
+    local,
+    seeded_without_kb,  # noqa: F401  (overrides `seeded`: no KB)
+    session_on,
+    villager,
+)
 
 DAY = dt.date(2026, 12, 8)
 

@@ -12,7 +12,11 @@ from core.db import transaction
 from core.models import DutyRule, DutySession, Village
 from scheduling import calendar
 from tests.conftest import T0
-from tests.scheduling_helpers import lawyer_named, local
+from tests.scheduling_helpers import (
+    lawyer_named,
+    local,
+    seeded_without_kb,  # noqa: F401  (overrides `seeded`: no KB)
+)
 
 RULE = "FREQ=MONTHLY;BYDAY=+2TU,+4TU"  # 每月第2、4个周二
 

@@ -15,7 +15,11 @@ from admin.app import create_app
 from admin.auth import hash_password
 from core.db import transaction
 from core.models import AdminUser, DutyRule, DutySession, Township, Village
-from tests.scheduling_helpers import lawyer_named, session_on
+from tests.scheduling_helpers import (
+    lawyer_named,
+    seeded_without_kb,  # noqa: F401  (overrides `seeded`: no KB)
+    session_on,
+)
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 

@@ -147,3 +147,25 @@ def test_cli_run_once_respects_the_lease_unless_forced(db_url):  # type: ignore[
     assert "pass at 2026-12-01 10:00 UTC" in forced.stdout
     assert lease.current(factory, name=lease.SCHEDULER_LEASE).holder == "web-1"  # type: ignore[union-attr]
     factory.kw["bind"].dispose()
+
+
+def test_the_web_app_runs_the_scheduler_in_the_background_and_releases_the_lease(settings):  # type: ignore[no-untyped-def]
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from admin.app import create_app
+
+    live = settings.model_copy(update={"run_background_workers": True, "scheduler_interval_seconds": 1})
+    container = build(live, classifier=KeywordClassifier())
+    holder = None
+    with TestClient(create_app(live, container=container)):
+        for _ in range(50):
+            state = lease.current(container.session_factory, name=lease.SCHEDULER_LEASE)
+            if state is not None:
+                holder = state.holder
+                break
+            time.sleep(0.1)
+    assert holder is not None and holder.count(":") == 2  # host:pid:nonce
+    assert lease.current(container.session_factory, name=lease.SCHEDULER_LEASE) is None
+    container.engine.dispose()

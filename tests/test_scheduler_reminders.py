@@ -23,6 +23,7 @@ from tests.scheduling_helpers import (
     local,
     outbox_for,
     run,
+    seeded_without_kb,  # noqa: F401  (overrides `seeded`: no KB)
     session_on,
     texts_for,
     villager,
