@@ -27,6 +27,12 @@ app.add_typer(lawyer_app, name="lawyer")
 app.add_typer(kb_app, name="kb")
 app.add_typer(county_app, name="county")
 app.add_typer(telegram_app, name="telegram")
+scheduler_app = typer.Typer(help="Duty reminders, ticket SLA and auto-close (the periodic pass)", no_args_is_help=True)
+duty_app = typer.Typer(help="Duty calendar: recurring rules and sessions", no_args_is_help=True)
+compliance_app = typer.Typer(help="On-site duty compliance against the policy", no_args_is_help=True)
+app.add_typer(scheduler_app, name="scheduler")
+app.add_typer(duty_app, name="duty")
+app.add_typer(compliance_app, name="compliance")
 
 
 def _factory():  # type: ignore[no-untyped-def]
@@ -311,6 +317,168 @@ def telegram_set_commands() -> None:
 
     count = asyncio.run(telegram.set_commands(_telegram_settings(), _factory()))
     typer.echo(f"command menu set; lawyer menu in {count} chats")
+# ------------------------------------------------------------------ scheduler, duty calendar, compliance
+
+
+def _instant(value: str) -> dt.datetime:
+    """ISO time with offset (2026-12-01T18:00+08:00) or local naive → naive UTC."""
+    from core.clock import to_utc
+
+    try:
+        return to_utc(dt.datetime.fromisoformat(value.strip()))
+    except ValueError:
+        raise typer.BadParameter(f"not an ISO time: {value!r} (e.g. 2026-12-01T18:00+08:00)") from None
+
+
+@scheduler_app.command("run-once")
+def scheduler_run_once(
+    now: Annotated[str | None, typer.Option(help="Pass time, e.g. 2026-12-01T18:00+08:00 (default: now)")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Run even while another process holds the lease")] = False,
+) -> None:
+    """Run one scheduler pass (plan rules, duty reminders, ticket SLA, auto-close) and print what it did."""
+    from scheduling import runner as sched
+
+    _configure_logging()
+    settings = get_settings()
+    factory = _factory()
+    at = _instant(now) if now else utcnow()
+    worker = sched.SchedulerRunner(factory, settings, holder=f"cli:{sched.default_holder()}", clock=lambda: at)
+    if not worker.acquire():
+        from scheduling import lease
+
+        state = lease.current(factory, name=lease.SCHEDULER_LEASE)
+        holder = f"{state.holder} until {state.expires_at:%Y-%m-%d %H:%M:%S} UTC" if state else "another process"
+        if not force:
+            typer.echo(f"the scheduler lease is held by {holder}; it runs the passes. Use --force to run anyway.")
+            raise typer.Exit(1)
+        typer.echo(f"lease held by {holder}; running anyway (--force): every send is deduplicated")
+    try:
+        report = sched.run_pass(factory, settings, now=at)
+    finally:
+        worker.release()
+    typer.echo(f"pass at {at:%Y-%m-%d %H:%M} UTC: {report.summary()}")
+    for error in report.errors:
+        typer.echo(f"ERROR {error}", err=True)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@scheduler_app.command("status")
+def scheduler_status() -> None:
+    """Who holds the scheduler lease."""
+    from scheduling import lease
+
+    state = lease.current(_factory(), name=lease.SCHEDULER_LEASE)
+    if state is None:
+        typer.echo("no process holds the scheduler lease")
+        return
+    alive = "held" if state.expires_at > utcnow() else "expired"
+    typer.echo(f"{alive} by {state.holder} until {state.expires_at:%Y-%m-%d %H:%M:%S} UTC")
+
+
+@duty_app.command("rule-add")
+def duty_rule_add(
+    lawyer_id: int,
+    village_code: str,
+    rrule: Annotated[str, typer.Option(help="iCalendar RRULE, e.g. FREQ=MONTHLY;BYDAY=+2TU,+4TU")],
+    start: Annotated[str, typer.Option(help="Local start time HH:MM")] = "09:00",
+    hours: Annotated[float, typer.Option(help="Duration in hours")] = 4.0,
+    place: Annotated[str, typer.Option(help="Default: the village's duty place")] = "",
+    kind: Annotated[str, typer.Option(help="onsite, lecture or mediation")] = "onsite",
+) -> None:
+    """Add a recurring duty rule and plan its sessions ahead."""
+    from core.models import Lawyer
+    from handlers import directory
+    from scheduling import calendar
+
+    with transaction(_factory()) as session:
+        lawyer = session.get(Lawyer, lawyer_id)
+        village = directory.village_by_code(session, village_code)
+        if lawyer is None or village is None:
+            typer.echo("no such lawyer or village", err=True)
+            raise typer.Exit(1)
+        try:
+            rule, planned = calendar.create_rule(
+                session,
+                settings=get_settings(),
+                lawyer=lawyer,
+                village=village,
+                rrule=rrule,
+                start_time=start,
+                duration_minutes=round(hours * 60),
+                place=place,
+                kind=kind,
+                now=utcnow(),
+                actor="cli",
+            )
+        except calendar.CalendarError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(1) from None
+        typer.echo(
+            f"rule {rule.id}: {calendar.describe_rrule(rule.rrule)} {rule.start_time}, {planned} sessions planned"
+        )
+
+
+@duty_app.command("list")
+def duty_list(
+    month: Annotated[str, typer.Option(help="YYYY-MM (local)")],
+    village_code: Annotated[str | None, typer.Option("--village", help="Village code")] = None,
+) -> None:
+    """Sessions of a month."""
+    from core.clock import local_date_label, local_time_label
+    from core.models import DutySession
+    from handlers import directory
+    from scheduling.compliance import local_bounds, parse_month
+
+    try:
+        year, mon = parse_month(month)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    start, end = local_bounds(year, mon)
+    with _factory()() as session:
+        query = select(DutySession).where(DutySession.starts_at >= start, DutySession.starts_at < end)
+        if village_code:
+            village = directory.village_by_code(session, village_code)
+            if village is None:
+                typer.echo("no such village", err=True)
+                raise typer.Exit(1)
+            query = query.where(DutySession.village_id == village.id)
+        for d in session.scalars(query.order_by(DutySession.starts_at)):
+            typer.echo(
+                f"{d.id}\t{local_date_label(d.starts_at)} {local_time_label(d.starts_at)}–{local_time_label(d.ends_at)}"
+                f"\t{d.village.name}\t{d.lawyer.name}\t{d.kind}\t{d.status}\tv{d.version}"
+            )
+
+
+@compliance_app.command("report")
+def compliance_report(
+    month: Annotated[str, typer.Option(help="YYYY-MM (local)")],
+    county: Annotated[str | None, typer.Option(help="Only this 旗县 (name)")] = None,
+    xlsx: Annotated[Path | None, typer.Option(help="Also write an Excel file here")] = None,
+) -> None:
+    """Per lawyer per village: on-site sessions and hours, online credit, lectures, half-days — red/amber/green."""
+    from core.models import County, Township, Village
+    from scheduling import compliance
+
+    try:
+        year, mon = compliance.parse_month(month)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    rules = compliance.Rules.from_settings(get_settings())
+    with _factory()() as session:
+        village_ids = None
+        if county:
+            village_ids = list(
+                session.scalars(select(Village.id).join(Township).join(County).where(County.name == county))
+            )
+            if not village_ids:
+                typer.echo(f"no villages in county {county!r}", err=True)
+                raise typer.Exit(1)
+        rows = compliance.report(session, rules, year=year, month=mon, now=utcnow(), village_ids=village_ids)
+    typer.echo(compliance.to_text(rows, rules, year=year, month=mon))
+    if xlsx is not None:
+        xlsx.write_bytes(compliance.to_xlsx(rows, rules, year=year, month=mon))
+        typer.echo(f"written {xlsx}")
 
 
 def main() -> None:  # pragma: no cover

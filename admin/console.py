@@ -17,6 +17,7 @@ from core.models import AdminUser
 
 #: (path, label) of every section, in the order of the navigation bar.
 NAV: list[tuple[str, str]] = [("/admin", "概览")]
+NAV += [("/admin/duty", "坐班日历"), ("/admin/compliance", "坐班考核")]
 
 
 def db(request: Request) -> Iterator[Session]:

@@ -7,7 +7,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ["nlu", "retrieval"]
+BENCHMARKS = ["nlu", "retrieval", "scheduler"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -64,6 +64,33 @@ class Settings(BaseSettings):
     # --- scheduler
     reminder_grace_hours: float = Field(2, description="Late reminders are still sent within this window")
     scheduler_interval_seconds: int = Field(60, description="How often the reminder/SLA pass runs")
+    lawyer_evening_reminder_time: str = Field(
+        "18:00",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+        description="Local time of the lawyer's reminder on the evening before a duty session",
+    )
+    lawyer_reminder_hours_before: float = Field(2, description="Second lawyer reminder this many hours before")
+    villager_reminder_days_before: int = Field(3, description="Opted-in villagers are reminded this many days before")
+    villager_morning_reminder_time: str = Field(
+        "07:00",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+        description="Local time of the villagers' reminder on the morning of the duty day",
+    )
+    duty_plan_months_ahead: int = Field(3, description="Recurrence rules are expanded into sessions this far ahead")
+    ticket_autoclose_days: float = Field(7, description="Close answered tickets silent this long and ask for a rating")
+
+    # --- duty compliance (the policy's yardstick; defaults are the policy's numbers)
+    compliance_min_sessions_per_month: int = Field(2, description="On-site sessions a lawyer owes each village a month")
+    compliance_min_session_hours: float = Field(4, description="Hours for a session to count (also one half-day)")
+    compliance_min_hours_per_month: float = Field(8, description="Alternative: on-site hours per village a month")
+    compliance_online_offset_share: float = Field(
+        0.5, description="Share of the monthly hours that online/phone service may make up"
+    )
+    compliance_online_hours_per_ticket: float = Field(
+        0.5, description="Online hours credited per answered ticket without recorded hours"
+    )
+    compliance_min_lectures_per_quarter: int = Field(1, description="Legal lectures per village a quarter")
+    compliance_min_half_days_per_year: int = Field(12, description="On-site half-days per village a year")
 
     # --- legal aid
     legal_aid_income_threshold: float = Field(

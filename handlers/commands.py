@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 
 from core.messages import OutgoingMessage
-from handlers import answer, handoff, lawyer, legal_aid, onboarding, schedule, texts
+from handlers import answer, duty, handoff, lawyer, legal_aid, onboarding, schedule, texts
 from handlers.context import Context
 
 Command = Callable[[Context, str], list[OutgoingMessage]]
@@ -27,9 +27,14 @@ ALIASES = {
     "法律援助": "aid",
     "法律援助自查": "aid",
     "援助自查": "aid",
+    "提醒我": "remind on",
+    "开启提醒": "remind on",
+    "取消提醒": "remind off",
+    "关闭提醒": "remind off",
+    "坐班提醒": "remind",
 }
 PREFIX_ALIASES = {"绑定": "bind"}
-LAWYER_ONLY = frozenset({"tickets", "reply", "close", "unbind"})
+LAWYER_ONLY = frozenset({"tickets", "reply", "close", "unbind", "duty", "done"})
 
 
 def parse(raw: str) -> tuple[str, str] | None:
@@ -38,7 +43,8 @@ def parse(raw: str) -> tuple[str, str] | None:
     if match:
         return match.group(1).lower(), (match.group(2) or "").strip()
     if text in ALIASES:
-        return ALIASES[text], ""
+        name, _, arg = ALIASES[text].partition(" ")
+        return name, arg
     for word, name in PREFIX_ALIASES.items():
         if text.startswith(word) and len(text) > len(word):
             return name, text[len(word) :].strip()
@@ -100,6 +106,9 @@ COMMANDS: dict[str, Command] = {
     "tickets": lawyer.list_tickets,
     "reply": lawyer.reply_command,
     "close": lawyer.close_command,
+    "duty": duty.list_duty,
+    "done": duty.done,
+    "remind": duty.remind,
 }
 
 
@@ -121,6 +130,8 @@ def on_payload(ctx: Context, payload: str) -> list[OutgoingMessage]:
             return lawyer.on_ticket_button(ctx, action, code)
         if action in ("resolved", "more"):
             return handoff.on_ticket_button(ctx, action, code)
+    if prefix == "dt" and ctx.is_lawyer:
+        return duty.on_button(ctx, rest)
     if prefix == "rate":
         code, _, score = rest.partition(":")
         if score.isdigit():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.messages import Attachment, Button, Kind, OutgoingMessage
-from handlers import handoff, lawyer, legal_aid, onboarding, texts, tickets
+from handlers import duty, handoff, lawyer, legal_aid, onboarding, texts, tickets
 from handlers.context import Context
 from handlers.intents import LEGAL_TOPICS
 
@@ -46,6 +46,8 @@ def relay_to_open_ticket(ctx: Context, raw: str) -> list[OutgoingMessage] | None
 
 
 def on_lawyer_text(ctx: Context, raw: str) -> list[OutgoingMessage]:
+    if ctx.flow == duty.FLOW:
+        return duty.on_flow_text(ctx, raw)
     return lawyer.on_text(ctx, raw)
 
 

@@ -346,6 +346,7 @@ AID_SUMMARY_TITLES = {
 }
 AID_INCOME_VALUE = "{amount}元"
 AID_SENT_TO_OPEN_TICKET = "自查结果已经转给{who}（咨询 {code}），会有人联系您。"
+
 # ---- Telegram
 # The command menu Telegram shows next to the text box (set_my_commands): (command, description).
 TELEGRAM_VILLAGER_COMMANDS = (
@@ -364,4 +365,60 @@ TELEGRAM_LAWYER_COMMANDS = (
     ("close", "关闭咨询：/close 编号"),
     ("duty", "我的坐班安排"),
     ("done", "记录坐班完成"),
+)
+
+# ---- duty scheduler (reminders, /duty, /done, /remind, SLA escalation notices)
+
+DUTY_REMIND_LAWYER_EVE = "【明日坐班】{date} {start}–{end}，{village}，地点：{place}（{kind}）。"
+DUTY_REMIND_LAWYER_SOON = "【{hours}小时后坐班】今天 {start}–{end}，{village}，地点：{place}。"
+DUTY_RECORD_PROMPT = "【坐班记录】{date} {start}–{end} {village}的坐班结束了，请点按钮记录：完成了（时长、接待人数），或者没去成（原因）。"
+DUTY_REMIND_VILLAGER_ADVANCE = "【律师坐班提醒】{lawyer}律师将于{date} {start}–{end}在{place}{activity}，有法律问题可以当面咨询，可带上相关材料（合同、欠条、证件、照片等）。不想再收到提醒，发“取消提醒”。"
+DUTY_REMIND_VILLAGER_MORNING = "【今天律师坐班】{lawyer}律师今天 {start}–{end}在{place}{activity}，可带上相关材料。"
+#: What villagers are told a session is; only these kinds are announced (a mediation is private).
+DUTY_VILLAGER_ACTIVITY = {"onsite": "现场坐班", "lecture": "举办法治讲座"}
+DUTY_CANCELLED_LAWYER = "【坐班取消】原定{date} {start}–{end}在{village}{place}的坐班已取消{reason}。"
+DUTY_CANCELLED_VILLAGER = (
+    "【坐班取消】原定{date} {start}在{place}的律师坐班取消了{reason}。有问题可以直接在这里留言给律师。"
+)
+DUTY_REASON = "（原因：{reason}）"
+DUTY_MOVED = "【坐班改期】原定{old_date} {old_start}在{old_place}（{village}）的律师坐班，改到{date} {start}–{end}，{lawyer}律师，地点：{place}。"
+BUTTON_DUTY_DONE = "完成了"
+BUTTON_DUTY_MISSED = "没去成"
+DUTY_WORKLOG_CONTENT = "驻村{kind}（{place}）"
+DUTY_WORKLOG_RESULT = "坐班{hours}小时，接待{people}人次"
+DUTY_WORKLOG_PERSON = "村民{people}人次"
+
+LAWYER_DUTY_HEADER = "您接下来的坐班："
+LAWYER_DUTY_LINE = "· {date} {start}–{end} {village}，{place}（{kind}）"
+LAWYER_DUTY_NONE = "您近期没有坐班安排。"
+LAWYER_DUTY_UNRECORDED = "还有{count}次坐班没有记录，发 /done 记录。"
+LAWYER_DONE_PICK = "记录哪一次坐班？"
+LAWYER_DONE_NONE = "没有待记录的坐班。"
+LAWYER_DONE_WHICH = "{date} {start}–{end} {village}的坐班："
+LAWYER_DONE_ASK_HOURS = "{date} {village}：实际坐班几个小时？点按钮或直接输入数字（比如 4 或 3.5）。"
+LAWYER_DONE_ASK_PEOPLE = "接待了多少人次？请输入数字（没有人来就输入 0）。"
+LAWYER_DONE_BAD_HOURS = "请输入0到12之间的小时数，比如 4 或 3.5（发“取消”放弃）。"
+LAWYER_DONE_BAD_PEOPLE = "请输入人数，比如 6（发“取消”放弃）。"
+LAWYER_DONE_OK = "已记录：{date} {village}坐班{hours}小时，接待{people}人次，已写入工作台账。"
+LAWYER_MISSED_ASK_REASON = "{date} {village}的坐班没去成，请说一下原因（会报给司法所）："
+LAWYER_MISSED_OK = "已记录：{date} {village}的坐班没去成（{reason}）。请和司法所商量补班时间。"
+LAWYER_DUTY_NOT_FOUND = "没有找到这次坐班，或者它不是您的。"
+LAWYER_DUTY_ERROR = "没能记录：{error}"
+LAWYER_DUTY_NOT_STARTED = "{date} {start} {village}的坐班还没开始，结束后再记录。"
+LAWYER_DUTY_ALREADY = "{date} {village}的坐班{state}。"
+DUTY_STATUS = {"planned": "计划中", "done": "已完成", "cancelled": "已取消", "missed": "没去成"}
+BUTTON_HOURS = "{hours}小时"
+
+REMIND_ON = "好的，已开启坐班提醒：律师来{village}坐班前{days}天和当天早上，会提醒您。不想要了发“取消提醒”。"
+REMIND_OFF = "好的，已关闭坐班提醒。想再开启就发“提醒我”。"
+REMIND_STATUS_ON = "您已开启{village}的律师坐班提醒。"
+REMIND_STATUS_OFF = "您还没有开启律师坐班提醒。开启后，律师来{village}坐班前{days}天和当天早上会提醒您。"
+REMIND_USAGE = "格式：/remind on 开启提醒，/remind off 关闭提醒。"
+REMIND_LAWYER = "律师账号会自动收到自己的坐班提醒，不用开启。发 /duty 查看坐班安排。"
+REMIND_NEED_VILLAGE = "请先选好您是哪个村的，才能提醒您本村律师什么时候来。"
+BUTTON_REMIND_ON = "开启提醒"
+BUTTON_REMIND_OFF = "关闭提醒"
+
+SLA_ESCALATED_LAWYER = (
+    "【已转司法所】咨询 {code} 超过{hours}小时没有回复，已转交{township}司法所跟进。您仍然可以直接回复村民。"
 )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from core.config import Settings
@@ -112,6 +112,11 @@ def responsible_name(ticket: Ticket, session: Session) -> str:
     if ticket.lawyer is not None:
         return texts.LAWYER_NAME.format(name=ticket.lawyer.name)
     return queue_name(session, ticket)
+
+
+def in_admin_queue() -> ColumnElement[bool]:
+    """The 司法所 queue: unfinished tickets nobody was assigned, and those escalated past their SLA."""
+    return Ticket.status.in_(ACTIVE) & (Ticket.lawyer_id.is_(None) | (Ticket.status == "escalated"))
 
 
 def queue_name(session: Session, ticket: Ticket) -> str:
@@ -337,12 +342,20 @@ def _work_log_answer(session: Session, ticket: Ticket, *, text: str, now: dt.dat
         entry.result = f"{entry.result}\n追加答复：{text[:300]}"[:4000]
 
 
-def close(session: Session, ticket: Ticket, *, actor: str, now: dt.datetime, ask_rating: bool = True) -> None:
+def close(
+    session: Session,
+    ticket: Ticket,
+    *,
+    actor: str,
+    now: dt.datetime,
+    ask_rating: bool = True,
+    detail: str | None = None,
+) -> None:
     if ticket.status == "closed":
         return
     ticket.status = "closed"
     ticket.closed_at = now
-    log(session, ticket, actor=actor, action="closed", detail=None, now=now)
+    log(session, ticket, actor=actor, action="closed", detail=detail, now=now)
     entry = session.scalar(select(WorkLogEntry).where(WorkLogEntry.ticket_id == ticket.id))
     if entry is not None:
         entry.result = f"{entry.result}\n已结办"[:4000]
