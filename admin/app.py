@@ -68,13 +68,15 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     )
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
-    from admin import console, duty, kb_pages
+    from admin import console, directory_pages, duty, kb_pages, tickets_pages
     from bot import webchat
 
     app.include_router(webchat.router)
     app.include_router(webchat.page_routes(templates))
     app.include_router(console.router(templates))
+    app.include_router(tickets_pages.router(templates))
     app.include_router(kb_pages.router(templates))
+    app.include_router(directory_pages.router(templates))
     app.include_router(duty.router(templates))
     _install_channels(app, settings)
 

@@ -266,6 +266,8 @@ def county_legal_aid(
                 county.legal_aid_phone = phone.strip() or None
             where = f"{county.legal_aid_centre or '-'}\t{county.legal_aid_phone or '-'}"
             typer.echo(f"{county.league}{county.name}\t{where}")
+
+
 # ------------------------------------------------------------------ Telegram
 
 
@@ -317,6 +319,8 @@ def telegram_set_commands() -> None:
 
     count = asyncio.run(telegram.set_commands(_telegram_settings(), _factory()))
     typer.echo(f"command menu set; lawyer menu in {count} chats")
+
+
 # ------------------------------------------------------------------ scheduler, duty calendar, compliance
 
 
@@ -479,6 +483,32 @@ def compliance_report(
     if xlsx is not None:
         xlsx.write_bytes(compliance.to_xlsx(rows, rules, year=year, month=mon))
         typer.echo(f"written {xlsx}")
+
+
+worklog_app = typer.Typer(help="Work-log 台账 (一村一卷、一事一记)", no_args_is_help=True)
+app.add_typer(worklog_app, name="worklog")
+
+
+@worklog_app.command("export")
+def worklog_export(
+    village: Annotated[str, typer.Option(help="Village code")],
+    year: Annotated[int, typer.Option(help="Calendar year")],
+    out: Annotated[Path | None, typer.Option(help="Excel file to write")] = None,
+) -> None:
+    """Export one village's yearly work log as an Excel 台账."""
+    from admin import worklog
+    from handlers import directory
+
+    with _factory()() as session:
+        target = directory.village_by_code(session, village)
+        if target is None:
+            typer.echo(f"no village with code {village}", err=True)
+            raise typer.Exit(1)
+        content = worklog.build_workbook(session, target, year)
+        count = len(worklog.entries(session, target.id, year))
+    path = out or Path(f"worklog-{village}-{year}.xlsx")
+    path.write_bytes(content)
+    typer.echo(f"{count} entries → {path}")
 
 
 def main() -> None:  # pragma: no cover

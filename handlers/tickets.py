@@ -263,11 +263,23 @@ def can_act(session: Session, lawyer_id: int, ticket: Ticket, *, now: dt.datetim
         return False
     if ticket.lawyer_id == lawyer_id:
         return True
-    if ticket.village_id is None:
+    return advises(session, lawyer_id, ticket.village_id, now=now)
+
+
+def advises(session: Session, lawyer_id: int, village_id: int | None, *, now: dt.datetime) -> bool:
+    if village_id is None:
         return False
-    return any(
-        a.lawyer_id == lawyer_id for a in directory.current_assignments(session, ticket.village_id, on=now.date())
-    )
+    return any(a.lawyer_id == lawyer_id for a in directory.current_assignments(session, village_id, on=now.date()))
+
+
+def assign(session: Session, ticket: Ticket, lawyer: Lawyer, *, actor: str, now: dt.datetime) -> None:
+    """Hand a ticket to one of its village's lawyers (from the 司法所 queue, or to another lawyer)."""
+    ticket.lawyer_id = lawyer.id
+    ticket.lawyer = lawyer
+    if ticket.status == "escalated":
+        ticket.status = "open" if ticket.first_response_at is None else "answered"
+    log(session, ticket, actor=actor, action="assigned", detail=f"lawyer:{lawyer.id}", now=now)
+    notify_lawyer_new(session, ticket, lawyer, now=now)
 
 
 def deny(session: Session, *, actor: str, code: str, now: dt.datetime) -> None:

@@ -1,0 +1,12 @@
+"""Console actions into the audit log: who did what to which record, and when."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from core.clock import utcnow
+from core.models import AdminUser, AuditEvent
+
+
+def record(session: Session, user: AdminUser, action: str, target: str, detail: str | None = None) -> None:
+    session.add(AuditEvent(at=utcnow(), actor=f"admin:{user.username}", action=action, target=target, detail=detail))
