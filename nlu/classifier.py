@@ -1,4 +1,8 @@
-"""The embedded intent classifier: TF-IDF over jieba words + character n-grams, a linear model.
+"""The embedded intent classifier: TF-IDF over jieba words + character n-grams, and a blend of two
+linear models — logistic regression (calibrated, strong on short texts) and multinomial naive Bayes
+(robust on long, story-like questions full of incidental words). On the shared dev benchmark of real
+questions the blend scored about 2 points of accuracy above logistic regression alone, at no cost
+on the villager-voice held-out file (numbers in the README).
 
 Trained from nlu/data/*.yml (Rasa format) plus the knowledge base's sample questions, cached on
 disk keyed by a fingerprint of its training data, so a start after the first one only loads it.
@@ -17,6 +21,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import MultinomialNB
 
 from core.ports import IntentResult, IntentScore
 from nlu.features import tokens, warm_up
@@ -25,7 +30,9 @@ from nlu.training_data import Example, fingerprint, load_training_examples
 
 log = logging.getLogger(__name__)
 
-MODEL_VERSION = "tfidf-lr-5"
+MODEL_VERSION = "tfidf-lr-nb-6"
+LR_WEIGHT = 0.7
+NB_ALPHA = 0.05
 RANKING_SIZE = 5
 
 
@@ -49,6 +56,11 @@ class TrainedModel:
     word_vectorizer: TfidfVectorizer
     char_vectorizer: TfidfVectorizer
     model: LogisticRegression
+    nb: MultinomialNB
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        x = self.features(texts)
+        return LR_WEIGHT * self.model.predict_proba(x) + (1 - LR_WEIGHT) * self.nb.predict_proba(x)
 
     def features(self, texts: Sequence[str]) -> sparse.csr_matrix:
         return sparse.hstack(
@@ -67,6 +79,8 @@ def train(examples: Sequence[Example], *, progress: Callable[[str], None] | None
     say("fitting")
     model = LogisticRegression(C=20.0, max_iter=3000, class_weight="balanced")
     model.fit(x, labels)
+    nb = MultinomialNB(alpha=NB_ALPHA)
+    nb.fit(x, labels)
     return TrainedModel(
         version=MODEL_VERSION,
         fingerprint=fingerprint(examples, MODEL_VERSION),
@@ -74,6 +88,7 @@ def train(examples: Sequence[Example], *, progress: Callable[[str], None] | None
         word_vectorizer=word_vec,
         char_vectorizer=char_vec,
         model=model,
+        nb=nb,
     )
 
 
@@ -88,14 +103,14 @@ class EmbeddedClassifier:
         clean = prepare(text)
         if not clean:
             return IntentResult("out_of_scope", 0.0, (), "embedded")
-        probs = self.trained.model.predict_proba(self.trained.features([clean]))[0]
+        probs = self.trained.probabilities([clean])[0]
         order = np.argsort(-probs)[:RANKING_SIZE]
         ranking = tuple(IntentScore(str(self.labels[i]), float(probs[i])) for i in order)
         return IntentResult(ranking[0].intent, ranking[0].confidence, ranking, "embedded")
 
     def parse_many(self, texts: Sequence[str]) -> list[str]:
         cleaned = [prepare(t) for t in texts]
-        return list(self.trained.model.predict(self.trained.features(cleaned)))
+        return list(self.labels[self.trained.probabilities(cleaned).argmax(axis=1)])
 
 
 def training_examples(extra: Sequence[Example] = ()) -> list[Example]:
