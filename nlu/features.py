@@ -74,8 +74,11 @@ def warm_up() -> None:
     _tokenizer()
 
 
-def tokens(text: str, *, ngram: tuple[int, int] = (1, 3)) -> list[str]:
-    """Normalised word tokens (prefixed ``w:``) and character n-grams (prefixed ``c:``)."""
+@lru_cache(maxsize=2048)
+def tokens(text: str, *, ngram: tuple[int, int] = (1, 3)) -> tuple[str, ...]:
+    """Normalised word tokens (prefixed ``w:``) and character n-grams (prefixed ``c:``).
+
+    Cached: the classifier's two vectorizers and retrieval all analyse the same message."""
     text = normalize(text)
     out: list[str] = ["w:" + term for term in canonical_terms(text)]
     for chunk in _KEEP.findall(text):
@@ -83,4 +86,4 @@ def tokens(text: str, *, ngram: tuple[int, int] = (1, 3)) -> list[str]:
         low, high = ngram
         for n in range(low, high + 1):
             out.extend("c:" + chunk[i : i + n] for i in range(len(chunk) - n + 1))
-    return out
+    return tuple(out)
