@@ -34,7 +34,9 @@ def run() -> bool:
             f"m = build_classifier(Settings(env='test', nlu_model_dir=Path({tmp!r}), _env_file=None));"
             "m.parse('你好'); print(time.perf_counter() - t)"
         )
-        seconds = float(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout)
+        seconds = float(
+            subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+        )
         ok &= check("model load (new process, cached model)", seconds, 2, unit="s")
     texts = [e.text for e in load_jsonl(HELDOUT)]
     latencies = []

@@ -4,23 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from core.intents import LEGAL_TOPICS
 from core.messages import Button, OutgoingMessage
 from handlers import answer, onboarding, safety, schedule, texts
 from handlers.context import Context
-
-LEGAL_TOPICS = frozenset(
-    {
-        "land",
-        "marriage_family",
-        "labor",
-        "debt_contract",
-        "traffic_accident",
-        "criminal",
-        "tort",
-        "other_legal",
-        "legal_aid",
-    }
-)
 
 Handler = Callable[[Context], list[OutgoingMessage]]
 

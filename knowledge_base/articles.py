@@ -18,25 +18,10 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from core.intents import ARTICLE_INTENTS
+
 CONTENT_DIR = Path(__file__).resolve().parent / "content"
 
-#: Intents an article may belong to (the classifier's names).
-ARTICLE_INTENTS = (
-    "land",
-    "marriage_family",
-    "labor",
-    "debt_contract",
-    "traffic_accident",
-    "criminal",
-    "tort",
-    "other_legal",
-    "legal_aid",
-    "ask_lawyer",
-    "duty_schedule",
-    "lawyer_contact",
-    "emergency",
-    "collective_dispute",
-)
 
 MAX_ANSWER_CHARS = 300
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")

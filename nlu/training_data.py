@@ -10,27 +10,9 @@ from pathlib import Path
 
 import yaml
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+from core.intents import INTENTS
 
-INTENTS = (
-    "land",
-    "marriage_family",
-    "labor",
-    "debt_contract",
-    "traffic_accident",
-    "criminal",
-    "tort",
-    "other_legal",
-    "legal_aid",
-    "greet",
-    "thanks_bye",
-    "ask_lawyer",
-    "duty_schedule",
-    "lawyer_contact",
-    "emergency",
-    "collective_dispute",
-    "out_of_scope",
-)
+DATA_DIR = Path(__file__).resolve().parent / "data"
 
 
 @dataclass(frozen=True)
