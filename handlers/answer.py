@@ -56,7 +56,7 @@ def on_button(ctx: Context, payload: str) -> list[OutgoingMessage]:
 
 def article_text(*, title: str, answer: str, citations: list[Any]) -> str:
     """What a villager reads: the answer, the law it rests on, and that it is not a lawyer's advice."""
-    cited = "、".join(kb.citation_label(c) for c in citations)
+    cited = kb.citations_text(citations)
     return f"【{title}】\n{answer.strip()}\n{texts.CITATIONS_PREFIX}{cited}\n{texts.DISCLAIMER}"
 
 

@@ -30,6 +30,15 @@ def citation_label(citation: dict[str, Any] | Citation) -> str:
     return c.label()
 
 
+def citations_text(citations: Iterable[dict[str, Any] | Citation]) -> str:
+    """《民法典》第一千零七十九条、第一千零八十七条；《反家庭暴力法》第二十三条 — each law named once."""
+    grouped: dict[str, list[str]] = {}
+    for raw in citations:
+        c = raw if isinstance(raw, Citation) else Citation.model_validate(raw)
+        grouped.setdefault(c.law, []).append(c.label().split("》", 1)[1])
+    return "；".join(f"《{law}》" + "、".join(articles) for law, articles in grouped.items())
+
+
 def get_published(session: Session, slug: str) -> KbArticle | None:
     return session.scalar(select(KbArticle).where(KbArticle.slug == slug, KbArticle.status == "published"))
 
