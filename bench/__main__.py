@@ -7,7 +7,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ["nlu", "retrieval"]
+BENCHMARKS = ["nlu", "retrieval", "rasa_compare"]
 
 
 def main(argv: list[str] | None = None) -> int:
