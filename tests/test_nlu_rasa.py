@@ -310,10 +310,10 @@ def test_nobody_listening_falls_back():  # type: ignore[no-untyped-def]
 
 
 def test_factory_builds_rasa_with_the_embedded_model_as_fallback(real_classifier, monkeypatch):  # type: ignore[no-untyped-def]
-    import nlu.classifier
+    import nlu.factory
     from nlu.factory import build_classifier
 
-    monkeypatch.setattr(nlu.classifier, "load_or_train", lambda *args, **kwargs: real_classifier)
+    monkeypatch.setattr(nlu.factory, "load_or_train", lambda *args, **kwargs: real_classifier)
     settings = Settings(
         env="test", nlu_backend="rasa", rasa_url="http://127.0.0.1:9", rasa_timeout_seconds=0.2, _env_file=None
     )  # type: ignore[call-arg]
