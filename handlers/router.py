@@ -204,7 +204,7 @@ class Router:
                     account=ctx.account,
                     message=reply,
                     purpose="reply",
-                    dedup_key=f"reply:{inbound.id}:{index}",
+                    dedup_key=reply_key(inbound.id, index),
                     now=ctx.now,
                 )
 
@@ -227,6 +227,11 @@ class Router:
             select(Message).where(Message.in_reply_to_id == message_id, Message.direction == "out").order_by(Message.id)
         ).all()
         return [OutgoingMessage(r.text, buttons_from_json(r.buttons)) for r in rows]
+
+
+def reply_key(message_id: int, index: int) -> str:
+    """Outbox dedup key of the ``index``-th reply to inbound message ``message_id`` (push_replies)."""
+    return f"reply:{message_id}:{index}"
 
 
 def _meta(incoming: IncomingMessage) -> dict[str, str] | None:

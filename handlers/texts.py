@@ -166,3 +166,11 @@ MAJOR_EVENT_REPORTED = (
     "这件事涉及很多人，已作为重大事项（编号 {code}）报告{who}，会有人尽快联系您。请大家依法表达诉求，不要堵路、冲突。"
 )
 KEEP_QUESTION_CHOOSE_VILLAGE = "您的问题我记下了，选好村子后马上回答您。请先选您是哪个嘎查（村）的："
+
+# ---- WeChat Official Account (bot/wechat.py): passive replies cannot carry buttons
+WECHAT_OPTIONS_HEADER = "回复数字选择："
+WECHAT_OPTION_LINE = "{number}. {label}"
+# A template message outside the 48-hour window: a notice only, never the content itself.
+WECHAT_TEMPLATE_FIRST = "您有一条新消息（律师答复或提醒），还没有发给您。"
+WECHAT_TEMPLATE_KIND = "法律咨询"
+WECHAT_TEMPLATE_REMARK = "请在公众号里回复任意文字（比如“查看”），消息就会马上发给您。"
