@@ -28,6 +28,10 @@ How an inbound message becomes an answer, and why nothing is answered twice or l
 
 Buttons become numbered options ("回复数字选择"); the payloads of the options last shown to an
 account live in ``cache_entries`` until that account's next message, which may be a number.
+
+Outgoing messages from the outbox go through ``WeChatChannel`` (customer-service messages inside the
+48-hour window, a template message and a held row outside it); the API client, the shared access
+token and the mapping of WeChat's error codes are in ``bot.wechat_client``.
 """
 
 from __future__ import annotations
@@ -39,19 +43,17 @@ import functools
 import hmac
 import json
 import logging
-import time
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 from xml.etree.ElementTree import Element, ParseError
 
-import requests
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as safe_fromstring
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import PlainTextResponse, Response
-from sqlalchemy import delete, exists, select
+from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.background import BackgroundTask
@@ -65,7 +67,7 @@ from wechatpy.events import (
     SubscribeScanEvent,
     UnsubscribeEvent,
 )
-from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException, WeChatClientException
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.messages import (
     BaseMessage,
     ImageMessage,
@@ -77,17 +79,16 @@ from wechatpy.messages import (
     VoiceMessage,
 )
 from wechatpy.replies import create_reply
-from wechatpy.session import SessionStorage
 from wechatpy.utils import WeChatSigner
 
 from bot.outbox import release_held
+from bot.wechat_client import HELD_CODES, OfficialAccountClient, delivery_error
 from core.clock import to_local, utcnow
 from core.config import Settings
 from core.db import is_postgres, read_only, transaction
 from core.messages import IncomingMessage, Kind, OutgoingMessage
-from core.models import CacheEntry, ChannelAccount, DeliveryAttempt, Lease, Message, OutboxMessage
+from core.models import CacheEntry, ChannelAccount, DeliveryAttempt, Message, OutboxMessage
 from core.ports import (
-    DeliveryError,
     HeldDeliveryError,
     PermanentDeliveryError,
     SendReceipt,
@@ -111,16 +112,7 @@ CS_WINDOW = dt.timedelta(hours=48)  # customer-service messages allowed after th
 PASSIVE_LEASE = dt.timedelta(seconds=15)  # longer than writing a response, far shorter than a retry cycle
 PASSIVE_MARK = "passive"
 OPTIONS_TTL = dt.timedelta(hours=48)
-TOKEN_REFRESH_MARGIN = dt.timedelta(minutes=10)
-TOKEN_LEASE = dt.timedelta(seconds=30)
-TOKEN_WAIT_SECONDS = 5.0
-HTTP_TIMEOUT_SECONDS = 10.0
 UNSUBSCRIBE = "evt:unsubscribe"
-
-# WeChat API error codes (https://developers.weixin.qq.com/doc/offiaccount/Getting_Started/Global_Return_Code.html)
-HELD_CODES = {45015: "outside the 48-hour window", 45047: "customer-service quota for this window used up"}
-UNREACHABLE_CODES = {43004: "unsubscribed", 40003: "invalid openid", 43019: "user blacklisted the account"}
-RATE_LIMIT_CODES = {45009: 600.0, 45011: 60.0}  # daily API quota / per-minute quota: retry after (s)
 
 
 # --------------------------------------------------------------------------- rendering
@@ -431,21 +423,24 @@ class WeChatWebhook:
         )
 
     def _store(self, container: Container, incoming: IncomingMessage) -> tuple[int, bool]:
-        """Commit the message (a number mapped to the option shown), then reopen the account."""
+        """Commit the message (a number mapped to the option shown), then reopen the account.
+
+        A retry is recognised with a read that takes no lock, so on SQLite it does not queue behind
+        the first delivery's processing (which holds the write lock) beyond the reply budget; nor
+        does it use up the options its first delivery's answer has just shown.
+        """
         factory = container.session_factory
+        with read_only(factory)() as session:
+            seen = session.execute(
+                select(Message.id, Message.status).where(
+                    Message.channel == CHANNEL, Message.direction == "in", Message.external_id == incoming.message_id
+                )
+            ).first()
+        if seen is not None:
+            return seen.id, seen.status != "received"
         now = _now(container)
         with transaction(factory) as session:
-            # A retry must not use up the options its own first delivery's answer has just shown.
-            seen = session.scalar(
-                select(
-                    exists().where(
-                        Message.channel == CHANNEL,
-                        Message.direction == "in",
-                        Message.external_id == incoming.message_id,
-                    )
-                )
-            )
-            options = [] if seen else take_options(session, openid=incoming.user_id, now=now)
+            options = take_options(session, openid=incoming.user_id, now=now)
         payload = chosen_option(incoming.text, options) if incoming.kind == Kind.TEXT and options else None
         if payload is not None:
             incoming = dataclasses.replace(incoming, payload=payload)
@@ -541,177 +536,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.include_router(WeChatWebhook(settings).routes())
 
 
-# --------------------------------------------------------------------------- the API client
-
-
-class DatabaseTokenStorage(SessionStorage):  # type: ignore[misc]
-    """wechatpy session storage in ``cache_entries``: every process shares one access token."""
-
-    def __init__(self, factory: sessionmaker[Session], *, prefix: str = "wechat:", clock: Callable[[], Any] = utcnow):
-        self.factory = factory
-        self.reader = read_only(factory)
-        self.prefix = prefix
-        self.clock = clock
-
-    def _key(self, key: str) -> str:
-        return (self.prefix + key)[:100]
-
-    def entry(self, key: str) -> tuple[Any, dt.datetime | None] | None:
-        with self.reader() as session:
-            row = session.get(CacheEntry, self._key(key))
-            if row is None or (row.expires_at is not None and row.expires_at <= self.clock()):
-                return None
-            return json.loads(row.value), row.expires_at
-
-    def get(self, key: str, default: Any = None) -> Any:
-        entry = self.entry(key)
-        return default if entry is None else entry[0]
-
-    def set(self, key: str, value: Any, ttl: int | None = None) -> None:
-        expires_at = self.clock() + dt.timedelta(seconds=int(ttl)) if ttl else None
-        for attempt in range(2):
-            try:
-                with transaction(self.factory) as session:
-                    row = session.get(CacheEntry, self._key(key))
-                    if row is None:
-                        session.add(CacheEntry(key=self._key(key), value=json.dumps(value), expires_at=expires_at))
-                    else:
-                        row.value = json.dumps(value)
-                        row.expires_at = expires_at
-                return
-            except IntegrityError:  # another process inserted the key first: update it instead
-                if attempt:
-                    raise
-
-    def delete(self, key: str) -> None:
-        with transaction(self.factory) as session:
-            session.execute(delete(CacheEntry).where(CacheEntry.key == self._key(key)))
-
-
-def try_lease(factory: sessionmaker[Session], *, name: str, holder: str, ttl: dt.timedelta) -> bool:
-    now = utcnow()
-    with transaction(factory) as session:
-        lease = session.get(Lease, name, with_for_update=is_postgres(session))
-        if lease is None:
-            try:
-                with session.begin_nested():
-                    session.add(Lease(name=name, holder=holder, expires_at=now + ttl))
-            except IntegrityError:
-                return False
-            return True
-        if lease.expires_at > now and lease.holder != holder:
-            return False
-        lease.holder = holder
-        lease.expires_at = now + ttl
-        return True
-
-
-def end_lease(factory: sessionmaker[Session], *, name: str, holder: str) -> None:
-    with transaction(factory) as session:
-        session.execute(delete(Lease).where(Lease.name == name, Lease.holder == holder))
-
-
-class _TimeoutSession(requests.Session):
-    """wechatpy fetches the access token without a timeout; a hung WeChat must not hang us."""
-
-    def __init__(self, timeout: float) -> None:
-        super().__init__()
-        self.default_timeout = timeout
-
-    def request(self, method: Any, url: Any, *args: Any, **kwargs: Any) -> requests.Response:
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self.default_timeout
-        return super().request(method, url, *args, **kwargs)
-
-
-class OfficialAccountClient(WeChatClient):  # type: ignore[misc]
-    """wechatpy's client with our API base URL (for the token too) and a token shared in the
-    database, refreshed ``TOKEN_REFRESH_MARGIN`` before it expires by one process at a time."""
-
-    def __init__(self, settings: Settings, factory: sessionmaker[Session]) -> None:
-        storage = DatabaseTokenStorage(factory)
-        super().__init__(
-            settings.wechat_app_id, settings.wechat_app_secret, session=storage, timeout=HTTP_TIMEOUT_SECONDS
-        )
-        base = settings.wechat_api_base_url
-        self.API_BASE_URL = base if base.endswith("/") else base + "/"
-        self._http = _TimeoutSession(HTTP_TIMEOUT_SECONDS)
-        self.storage = storage
-        self.factory = factory
-        self.holder = f"{id(self):x}@{_hostname()}"
-
-    def fetch_access_token(self) -> dict[str, Any]:
-        return dict(
-            self._fetch_access_token(
-                url=self.API_BASE_URL + "token",
-                params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
-            )
-        )
-
-    @staticmethod
-    def _fresh(entry: tuple[Any, dt.datetime | None] | None) -> bool:
-        return entry is not None and (entry[1] is None or entry[1] - utcnow() > TOKEN_REFRESH_MARGIN)
-
-    @property
-    def access_token(self) -> str:
-        key = self.access_token_key
-        entry = self.storage.entry(key)
-        if entry is not None and self._fresh(entry):
-            return str(entry[0])
-        name = f"wechat-token:{self.appid}"[:50]
-        if try_lease(self.factory, name=name, holder=self.holder, ttl=TOKEN_LEASE):
-            try:
-                if not self._fresh(self.storage.entry(key)):  # the previous holder may have just refreshed
-                    self.fetch_access_token()
-            finally:
-                end_lease(self.factory, name=name, holder=self.holder)
-            return str(self.storage.get(key))
-        if entry is not None:
-            return str(entry[0])  # still valid for a few minutes while another process refreshes it
-        deadline = time.monotonic() + TOKEN_WAIT_SECONDS
-        while time.monotonic() < deadline:  # another process is fetching the first token: wait for it
-            time.sleep(0.1)
-            entry = self.storage.entry(key)
-            if entry is not None:
-                return str(entry[0])
-        self.fetch_access_token()
-        return str(self.storage.get(key))
-
-
-def _hostname() -> str:
-    import os
-    import socket
-
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
 # --------------------------------------------------------------------------- the outbox channel
-
-
-def delivery_error(exc: Exception) -> DeliveryError:
-    """WeChat's answer (or silence) as retry-later, hold-until-they-write or give-up."""
-    if isinstance(exc, DeliveryError):
-        return exc
-    if isinstance(exc, requests.RequestException):
-        return TransientDeliveryError(f"WeChat unreachable: {type(exc).__name__}")
-    if isinstance(exc, WeChatClientException):
-        code = exc.errcode
-        if code is None:
-            status = getattr(exc.response, "status_code", None)
-            return TransientDeliveryError(f"WeChat HTTP {status}")
-        code = int(code)
-        if code in HELD_CODES:
-            return HeldDeliveryError(f"WeChat {code}: {HELD_CODES[code]}")
-        if code in UNREACHABLE_CODES:
-            return PermanentDeliveryError(f"WeChat {code}: {UNREACHABLE_CODES[code]}")
-        if code in RATE_LIMIT_CODES:
-            return TransientDeliveryError(f"WeChat {code}: rate limited", retry_after=RATE_LIMIT_CODES[code])
-        if code == 40164:
-            log.warning("WeChat refuses calls from this server's IP: add it to the IP whitelist (40164)")
-        # -1 (system busy), token trouble, anything unknown: retry with backoff; the outbox gives
-        # up after its attempt limit and the row shows as failed.
-        return TransientDeliveryError(f"WeChat {code}: {exc.errmsg}")
-    return TransientDeliveryError(f"{type(exc).__name__}: {exc}")
 
 
 class WeChatChannel:
