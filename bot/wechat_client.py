@@ -207,3 +207,24 @@ def delivery_error(exc: Exception) -> DeliveryError:
         # up after its attempt limit and the row shows as failed.
         return TransientDeliveryError(f"WeChat {code}: {exc.errmsg}")
     return TransientDeliveryError(f"{type(exc).__name__}: {exc}")
+
+
+def menu_definition(menu: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+    """WeChat's menu JSON for ``(label, command)`` pairs; a tuple of pairs makes a sub-menu.
+    Each button is a click whose key is the command, delivered to us as ``evt:menu:<command>``."""
+
+    def button(label: str, target: Any) -> dict[str, Any]:
+        if isinstance(target, tuple):
+            return {"name": label, "sub_button": [button(*child) for child in target]}
+        return {"type": "click", "name": label, "key": target}
+
+    return {"button": [button(*item) for item in menu]}
+
+
+def village_qrcode(client: WeChatClient, village_code: str) -> str:
+    """A permanent parametric QR code for a village's notice board: scanning it follows the account
+    and binds the village (``qrscene_v<code>``). Returns the image URL."""
+    result = client.qrcode.create(
+        {"action_name": "QR_LIMIT_STR_SCENE", "action_info": {"scene": {"scene_str": f"v{village_code}"}}}
+    )
+    return str(client.qrcode.get_url(result["ticket"]))

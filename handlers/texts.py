@@ -174,3 +174,5 @@ WECHAT_OPTION_LINE = "{number}. {label}"
 WECHAT_TEMPLATE_FIRST = "您有一条新消息（律师答复或提醒），还没有发给您。"
 WECHAT_TEMPLATE_KIND = "法律咨询"
 WECHAT_TEMPLATE_REMARK = "请在公众号里回复任意文字（比如“查看”），消息就会马上发给您。"
+# The Official Account's menu (`villagelaw wechat menu`): (label, command) — a click runs the command.
+WECHAT_MENU = (("找律师", "lawyer"), ("坐班时间", "schedule"), ("更多", (("换村", "village"), ("使用帮助", "help"))))

@@ -549,3 +549,34 @@ def test_long_message_goes_out_in_pieces(bed):  # type: ignore[no-untyped-def]
     bed.container.channels["wechat"].send_now("o-long", OutgoingMessage("长" * 1000))  # type: ignore[attr-defined]
     sent = bed.api.customer_service("o-long")
     assert len(sent) == 2 and "".join(sent) == "长" * 1000
+
+
+# --------------------------------------------------------------------------- operator commands
+
+
+def test_cli_installs_the_menu_and_prints_village_qr_codes(bed, monkeypatch):  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from admin.cli import app
+    from core.config import get_settings
+
+    settings = bed.container.settings
+    for name in ("database_url", "wechat_token", "wechat_app_id", "wechat_app_secret", "wechat_api_base_url"):
+        monkeypatch.setenv(name.upper(), str(getattr(settings, name)))
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        assert runner.invoke(app, ["wechat", "menu"]).exit_code == 0
+        menu = next(c.body for c in bed.api.calls if c.path.endswith("/menu/create"))
+        keys = [b.get("key") for b in menu["button"]] + [
+            s["key"] for b in menu["button"] for s in b.get("sub_button", [])
+        ]
+        assert {"lawyer", "schedule", "village", "help"} <= set(keys)
+        assert bed.wx.event("o-menu-cli", "CLICK", "help") == texts.HELP  # the keys are commands
+        shown = runner.invoke(app, ["wechat", "qrcode", "zl01"])
+        assert shown.exit_code == 0 and "红星村" in shown.stdout and "showqrcode?ticket=TICKET-" in shown.stdout
+        scene = next(c.body for c in bed.api.calls if c.path.endswith("/qrcode/create"))
+        assert scene["action_info"]["scene"]["scene_str"] == "vzl01"
+        assert runner.invoke(app, ["wechat", "qrcode", "nope"]).exit_code == 1
+    finally:
+        get_settings.cache_clear()

@@ -97,6 +97,8 @@ class FakeWeChatAPI:
                     return self._json(500, {"error": "internal"})
                 if failure is not None:
                     return self._json(200, {"errcode": failure, "errmsg": f"scripted {failure}"})
+                if url.path.endswith("/qrcode/create"):
+                    return self._json(200, {"ticket": f"TICKET-{msgid}", "url": "http://weixin.qq.com/q/x"})
                 self._json(200, {"errcode": 0, "errmsg": "ok", "msgid": msgid})
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
