@@ -10,14 +10,16 @@ How an inbound message becomes an answer, and why nothing is answered twice or l
    (events: FromUserName, CreateTime and the event itself). Only then may we ever say "success".
 3. Processing runs off the event loop with ``push_replies=True``: the replies are outbox rows
    written in the same transaction as the state change, so the outbox is the one record of what
-   still has to reach the villager, whether the answer comes in time or not.
+   still has to reach the villager, whether the answer comes in time or not. They are born due
+   only at the end of the reply budget (``hold_replies_until``), so the outbox worker leaves them
+   to the passive reply while there is still time for one.
 4. If processing ends within ``wechat_reply_budget_seconds``, the request *leases* those rows for a
    passive reply: in one transaction (rows locked on PostgreSQL, the write lock on SQLite) rows that
-   are still pending and untouched by the outbox worker get ``external_message_id = "passive"`` and a
-   next attempt ``PASSIVE_LEASE`` ahead, and are sent in the HTTP response; after the response has
-   been written they are marked sent. A row the worker claimed first is left to the worker.
-   Otherwise the request answers "success" and the worker sends the rows as customer-service
-   messages as soon as processing commits them.
+   are still pending and untouched get ``external_message_id = "passive"`` and a next attempt
+   ``PASSIVE_LEASE`` ahead, and are sent in the HTTP response; after the response has been written
+   they are marked sent. A row a worker claimed first (possible only once the budget is over) is
+   left to the worker. Otherwise the request answers "success" and the worker sends the rows as
+   customer-service messages as soon as they are committed and due.
 5. WeChat retries (same MsgId) find the stored message: in this process they wait on the same
    processing task, in another process on the row lock; the rows can be leased only once, so a
    retry gets "success" unless the first request never got to answer.
@@ -81,7 +83,7 @@ from wechatpy.messages import (
 from wechatpy.replies import create_reply
 from wechatpy.utils import WeChatSigner
 
-from bot.outbox import release_held
+from bot.outbox import CLAIM_LEASE, release_held
 from bot.wechat_client import HELD_CODES, OfficialAccountClient, delivery_error
 from core.clock import to_local, utcnow
 from core.config import Settings
@@ -111,6 +113,7 @@ MAX_TEXT_BYTES = 2000  # WeChat truncates a text message beyond 2048 bytes
 CS_WINDOW = dt.timedelta(hours=48)  # customer-service messages allowed after the user's last action
 PASSIVE_LEASE = dt.timedelta(seconds=15)  # longer than writing a response, far shorter than a retry cycle
 PASSIVE_MARK = "passive"
+HOLD_SLACK = dt.timedelta(seconds=1)  # the clock keeps whole seconds
 OPTIONS_TTL = dt.timedelta(hours=48)
 UNSUBSCRIBE = "evt:unsubscribe"
 
@@ -399,7 +402,11 @@ class WeChatWebhook:
         else:
             task = self.inflight.get(message_id)
             if task is None:
-                task = asyncio.ensure_future(asyncio.to_thread(container.router.process, message_id, push_replies=True))
+                hold = _now(container) + dt.timedelta(seconds=self.settings.wechat_reply_budget_seconds) + HOLD_SLACK
+                process = functools.partial(
+                    container.router.process, message_id, push_replies=True, hold_replies_until=hold
+                )
+                task = asyncio.ensure_future(asyncio.to_thread(process))
                 self.inflight[message_id] = task
                 task.add_done_callback(functools.partial(self._finished, message_id))
             remaining = max(deadline - asyncio.get_running_loop().time(), 0.0)
@@ -496,9 +503,18 @@ def lease_passive(
         if is_postgres(session):
             query = query.with_for_update()  # the outbox worker's claim skips rows locked here
         rows = session.scalars(query).all() if keys else []
+        # Rows are born held until the reply budget ends (hold_replies_until), a few seconds ahead;
+        # a worker's claim pushes a row a whole CLAIM_LEASE ahead. So a row further out than half
+        # a lease is being sent by a worker right now.
+        claimed_beyond = now + CLAIM_LEASE / 2
         leased: list[OutboxMessage] = []
         for row in rows:
-            untouched = row.status == "pending" and row.attempts == 0 and row.next_attempt_at <= now
+            untouched = (
+                row.status == "pending"
+                and row.attempts == 0
+                and row.external_message_id is None
+                and row.next_attempt_at < claimed_beyond
+            )
             if not untouched or len(render([as_outgoing(r) for r in [*leased, row]])[0].encode()) > MAX_TEXT_BYTES:
                 break
             leased.append(row)

@@ -7,6 +7,7 @@ emergency (safety first, whatever else is going on) → the active flow step →
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -123,7 +124,12 @@ class Router:
 
     # ------------------------------------------------------------------ processing
 
-    def process(self, message_id: int, *, push_replies: bool = False) -> HandleResult:
+    def process(
+        self, message_id: int, *, push_replies: bool = False, hold_replies_until: dt.datetime | None = None
+    ) -> HandleResult:
+        """Process a stored message once. ``hold_replies_until``: pushed replies are not due before
+        then, so a channel that may still answer in its HTTP response (a WeChat passive reply) gets
+        the first chance to; later, the outbox worker sends whatever is left."""
         now = self.clock()
         try:
             with transaction(self.session_factory) as session:
@@ -137,7 +143,7 @@ class Router:
                     return HandleResult(message_id, self._replies_in(session, message_id), duplicate=True)
                 ctx = self._context(session, inbound, now)
                 replies = dispatch(ctx)
-                self._record(ctx, replies, push_replies=push_replies)
+                self._record(ctx, replies, push_replies=push_replies, hold_until=hold_replies_until)
                 return HandleResult(message_id, replies)
         except Exception as exc:
             log.exception("processing message %s failed", message_id)
@@ -173,7 +179,14 @@ class Router:
             now=now,  # type: ignore[arg-type]
         )
 
-    def _record(self, ctx: Context, replies: list[OutgoingMessage], *, push_replies: bool) -> None:
+    def _record(
+        self,
+        ctx: Context,
+        replies: list[OutgoingMessage],
+        *,
+        push_replies: bool,
+        hold_until: dt.datetime | None = None,
+    ) -> None:
         inbound = ctx.inbound
         inbound.status = "processed"
         inbound.processed_at = ctx.now
@@ -199,7 +212,7 @@ class Router:
                 )
             )
             if push_replies:
-                enqueue(
+                row = enqueue(
                     ctx.session,
                     account=ctx.account,
                     message=reply,
@@ -207,6 +220,8 @@ class Router:
                     dedup_key=reply_key(inbound.id, index),
                     now=ctx.now,
                 )
+                if hold_until is not None and row.next_attempt_at < hold_until:
+                    row.next_attempt_at = hold_until
 
     def _record_failure(self, message_id: int, exc: Exception) -> None:
         try:

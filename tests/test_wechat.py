@@ -324,6 +324,21 @@ def test_retry_storm_gets_one_answer(bed):  # type: ignore[no-untyped-def]
     assert bed.count(Message, Message.direction == "in", Message.kind == "text") == 1
 
 
+def test_outbox_worker_leaves_an_answer_in_time_to_the_passive_reply(bed, monkeypatch):  # type: ignore[no-untyped-def]
+    join_village(bed, "o-race")
+    lease = wechat.lease_passive
+
+    def worker_first(*args, **kwargs):  # type: ignore[no-untyped-def]
+        deliver(bed.container)  # the worst moment for a worker pass: replies committed, not yet leased
+        return lease(*args, **kwargs)
+
+    monkeypatch.setattr(wechat, "lease_passive", worker_first)
+    reply = bed.wx.say("o-race", LAND_QUESTION)
+    assert reply is not None and "【" in reply
+    deliver(bed.container)
+    assert bed.api.customer_service() == []
+
+
 def test_retry_storm_opens_one_ticket(bed):  # type: ignore[no-untyped-def]
     join_village(bed, "o-ticket")
     xml = text_xml("o-ticket", "/lawyer")
