@@ -387,7 +387,7 @@ class WeChatWebhook:
             ).encode()
         except (InvalidSignatureException, InvalidAppIdException):
             raise BadRequest(403, "message not for this account") from None
-        except (ValueError, TypeError, IndexError, UnicodeDecodeError):
+        except Exception:  # signed with our token but not decryptable with our key (padding, length …)
             raise BadRequest(400, "cannot decrypt message") from None
 
     # ---- answering within the budget
@@ -395,7 +395,6 @@ class WeChatWebhook:
     async def answer(self, container: Container, incoming: IncomingMessage, deadline: float) -> Passive | None:
         """The passive reply, or None for "success" (the outbox then delivers whatever is due)."""
         message_id, processed = await asyncio.to_thread(self._store, container, incoming)
-        replies: list[OutgoingMessage] | None = None
         if processed:
             replies = await asyncio.to_thread(container.router.stored_replies, message_id)
             fallback: list[OutgoingMessage] = []

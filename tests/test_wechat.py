@@ -559,6 +559,37 @@ def test_render_numbers_options_across_replies_and_split_keeps_the_byte_limit():
     assert "".join(chunks).replace("\n", "") == long.replace("\n", "")
 
 
+def test_passive_reply_takes_only_what_fits_and_leaves_the_rest_to_the_outbox(bed):  # type: ignore[no-untyped-def]
+    from handlers.router import reply_key
+
+    join_village(bed, "o-fit")
+    with transaction(bed.container.session_factory) as s:
+        account = s.scalar(select(ChannelAccount).where(ChannelAccount.external_id == "o-fit"))
+        inbound = s.scalars(select(Message).where(Message.direction == "in")).first()
+        assert account is not None and inbound is not None
+        for index, text in enumerate(["短的回答。", "长" * 700]):  # 700 CJK characters = 2100 bytes
+            enqueue(
+                s,
+                account=account,
+                message=OutgoingMessage(text),
+                purpose="reply",
+                dedup_key=reply_key(inbound.id + 1000, index),
+                now=utcnow(),
+            )
+    passive = wechat.lease_passive(
+        bed.container.session_factory,
+        message_id=inbound.id + 1000,
+        reply_count=2,
+        openid="o-fit",
+        fallback=[],
+        now=utcnow(),
+    )
+    assert passive is not None and passive.text == "短的回答。" and len(passive.outbox_ids) == 1
+    wechat.confirm_passive(bed.container.session_factory, passive.outbox_ids, utcnow)
+    deliver(bed.container)
+    assert bed.api.customer_service("o-fit") == ["长" * 666, "长" * 34]  # the rest, cut to WeChat's size
+
+
 def test_long_message_goes_out_in_pieces(bed):  # type: ignore[no-untyped-def]
     join_village(bed, "o-long")
     bed.container.channels["wechat"].send_now("o-long", OutgoingMessage("长" * 1000))  # type: ignore[attr-defined]
