@@ -33,6 +33,8 @@ compliance_app = typer.Typer(help="On-site duty compliance against the policy", 
 app.add_typer(scheduler_app, name="scheduler")
 app.add_typer(duty_app, name="duty")
 app.add_typer(compliance_app, name="compliance")
+wechat_app = typer.Typer(help="WeChat Official Account: menu and village QR codes", no_args_is_help=True)
+app.add_typer(wechat_app, name="wechat")
 
 
 def _factory():  # type: ignore[no-untyped-def]
@@ -509,6 +511,42 @@ def worklog_export(
     path = out or Path(f"worklog-{village}-{year}.xlsx")
     path.write_bytes(content)
     typer.echo(f"{count} entries → {path}")
+# ------------------------------------------------------------------ WeChat
+
+
+def _wechat_client():  # type: ignore[no-untyped-def]
+    from bot.wechat_client import OfficialAccountClient
+
+    settings = get_settings()
+    if not settings.wechat_enabled:
+        typer.echo("WECHAT_TOKEN, WECHAT_APP_ID and WECHAT_APP_SECRET must be set first.", err=True)
+        raise typer.Exit(1)
+    return OfficialAccountClient(settings, _factory())
+
+
+@wechat_app.command("menu")
+def wechat_menu() -> None:
+    """Install the account's menu (找律师 / 坐班时间 / 换村 / 使用帮助); each button runs a command."""
+    from bot.wechat_client import menu_definition
+    from handlers import texts
+
+    _wechat_client().menu.create(menu_definition(texts.WECHAT_MENU))
+    typer.echo("menu installed")
+
+
+@wechat_app.command("qrcode")
+def wechat_qrcode(village_code: str) -> None:
+    """Print the URL of a village's permanent QR code: scanning it follows the account and binds the village."""
+    from bot.wechat_client import village_qrcode
+    from core.models import Village
+
+    with _factory()() as session:
+        village = session.scalar(select(Village).where(Village.code == village_code))
+        if village is None:
+            typer.echo(f"no village with code {village_code}", err=True)
+            raise typer.Exit(1)
+        name = village.full_name
+    typer.echo(f"{name}: {village_qrcode(_wechat_client(), village_code)}")
 
 
 def main() -> None:  # pragma: no cover

@@ -71,4 +71,9 @@ def build(
         from bot.telegram import TelegramChannel
 
         container.channels["telegram"] = TelegramChannel(settings)
+    if settings.wechat_enabled:
+        from bot.wechat import WeChatChannel
+
+        # The router's clock, read at each send, so tests that move it move the 48-hour window too.
+        container.channels["wechat"] = WeChatChannel(settings, factory, clock=lambda: router.clock())
     return container

@@ -4,7 +4,8 @@ Claiming a row pushes its next attempt a lease into the future and commits befor
 call, so two workers never send the same row at once; a worker that dies mid-send leaves the row
 to be retried when the lease ends (at-least-once delivery across a crash, never silent loss).
 Rows for one recipient go out in order: a row waits while an older one for the same account is
-still pending.
+still pending. A row the channel cannot deliver until the recipient writes again (WeChat's 48-hour
+window) is ``held``; the router's ``release_held`` makes it pending again when they do.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from core.clock import utcnow
 from core.db import is_postgres, transaction
 from core.models import ChannelAccount, DeliveryAttempt, OutboxMessage
-from core.ports import Channel, PermanentDeliveryError, TransientDeliveryError
+from core.ports import Channel, HeldDeliveryError, PermanentDeliveryError, TransientDeliveryError
 from handlers.notify import as_outgoing
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class PassResult:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    held: int = 0
 
 
 class OutboxWorker:
@@ -111,7 +113,7 @@ class OutboxWorker:
         receipt = None
         try:
             receipt = await channel.send(recipient=recipient, message=as_outgoing(row))
-        except (TransientDeliveryError, PermanentDeliveryError) as exc:
+        except (TransientDeliveryError, PermanentDeliveryError, HeldDeliveryError) as exc:
             error = exc
         except Exception as exc:  # an unknown failure is treated as transient, and logged
             log.exception("unexpected error sending outbox %s", outbox_id)
@@ -142,6 +144,10 @@ class OutboxWorker:
                 session.add(DeliveryAttempt(outbox_id=row.id, at=now, outcome="sent"))
                 return "sent"
             row.last_error = str(error)[:2000]
+            if isinstance(error, HeldDeliveryError):
+                row.status = "held"
+                session.add(DeliveryAttempt(outbox_id=row.id, at=now, outcome="held", error=row.last_error))
+                return "held"
             if isinstance(error, PermanentDeliveryError) or row.attempts >= MAX_ATTEMPTS:
                 row.status = "failed"
                 session.add(DeliveryAttempt(outbox_id=row.id, at=now, outcome="permanent", error=row.last_error))
@@ -166,7 +172,7 @@ class OutboxWorker:
                 result = await self.deliver_due()
                 # A sent row may unblock the next one for the same recipient (a reply in several
                 # messages): go again at once rather than a second later.
-                busy = result.sent > 0 or result.retried + result.failed >= self.batch_size
+                busy = result.sent > 0 or result.retried + result.failed + result.held >= self.batch_size
             except Exception:
                 log.exception("outbox pass failed; retrying")  # e.g. the database is briefly down
                 busy = False

@@ -66,6 +66,11 @@ class PermanentDeliveryError(DeliveryError):
         self.unreachable = unreachable
 
 
+class HeldDeliveryError(DeliveryError):
+    """The recipient can be reached again only once they write to us (WeChat allows customer-service
+    messages for 48 h after the user's last message): keep the message held until then."""
+
+
 @dataclass(frozen=True)
 class SendReceipt:
     #: The channel's id for the message it delivered (used to match replies to notifications).

@@ -7,6 +7,7 @@ emergency (safety first, whatever else is going on) → the active flow step →
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from nlu.normalize import is_meaningless, normalize
 log = logging.getLogger(__name__)
 
 MAX_PROCESSING_ATTEMPTS = 3
+UNSUBSCRIBE = "evt:unsubscribe"
 
 
 @dataclass(frozen=True)
@@ -107,8 +109,9 @@ class Router:
                 assert existing is not None
                 return existing.id, existing.status != "received"
             account.last_inbound_at = now
-            if account.unreachable:
-                # Writing to us proves they can be reached again (a Telegram user who unblocked the bot).
+            if incoming.payload != UNSUBSCRIBE:
+                # Writing to us proves they can be reached again (a Telegram user who unblocked the
+                # bot, a WeChat user back inside the 48-hour window): what was held goes out now.
                 account.unreachable = False
                 account.unreachable_reason = None
                 release_held(session, account_id=account.id, now=now)  # type: ignore[arg-type]
@@ -128,7 +131,12 @@ class Router:
 
     # ------------------------------------------------------------------ processing
 
-    def process(self, message_id: int, *, push_replies: bool = False) -> HandleResult:
+    def process(
+        self, message_id: int, *, push_replies: bool = False, hold_replies_until: dt.datetime | None = None
+    ) -> HandleResult:
+        """Process a stored message once. ``hold_replies_until``: pushed replies are not due before
+        then, so a channel that may still answer in its HTTP response (a WeChat passive reply) gets
+        the first chance to; later, the outbox worker sends whatever is left."""
         now = self.clock()
         try:
             with transaction(self.session_factory) as session:
@@ -142,7 +150,7 @@ class Router:
                     return HandleResult(message_id, self._replies_in(session, message_id), duplicate=True)
                 ctx = self._context(session, inbound, now)
                 replies = dispatch(ctx)
-                self._record(ctx, replies, push_replies=push_replies)
+                self._record(ctx, replies, push_replies=push_replies, hold_until=hold_replies_until)
                 return HandleResult(message_id, replies)
         except Exception as exc:
             log.exception("processing message %s failed", message_id)
@@ -178,7 +186,14 @@ class Router:
             now=now,  # type: ignore[arg-type]
         )
 
-    def _record(self, ctx: Context, replies: list[OutgoingMessage], *, push_replies: bool) -> None:
+    def _record(
+        self,
+        ctx: Context,
+        replies: list[OutgoingMessage],
+        *,
+        push_replies: bool,
+        hold_until: dt.datetime | None = None,
+    ) -> None:
         inbound = ctx.inbound
         inbound.status = "processed"
         inbound.processed_at = ctx.now
@@ -204,14 +219,16 @@ class Router:
                 )
             )
             if push_replies:
-                enqueue(
+                row = enqueue(
                     ctx.session,
                     account=ctx.account,
                     message=reply,
                     purpose="reply",
-                    dedup_key=f"reply:{inbound.id}:{index}",
+                    dedup_key=reply_key(inbound.id, index),
                     now=ctx.now,
                 )
+                if hold_until is not None and row.next_attempt_at < hold_until:
+                    row.next_attempt_at = hold_until
 
     def _record_failure(self, message_id: int, exc: Exception) -> None:
         try:
@@ -232,6 +249,11 @@ class Router:
             select(Message).where(Message.in_reply_to_id == message_id, Message.direction == "out").order_by(Message.id)
         ).all()
         return [OutgoingMessage(r.text, buttons_from_json(r.buttons)) for r in rows]
+
+
+def reply_key(message_id: int, index: int) -> str:
+    """Outbox dedup key of the ``index``-th reply to inbound message ``message_id`` (push_replies)."""
+    return f"reply:{message_id}:{index}"
 
 
 def _meta(incoming: IncomingMessage) -> dict[str, str] | None:

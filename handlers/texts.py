@@ -422,3 +422,13 @@ BUTTON_REMIND_OFF = "关闭提醒"
 SLA_ESCALATED_LAWYER = (
     "【已转司法所】咨询 {code} 超过{hours}小时没有回复，已转交{township}司法所跟进。您仍然可以直接回复村民。"
 )
+
+# ---- WeChat Official Account (bot/wechat.py): passive replies cannot carry buttons
+WECHAT_OPTIONS_HEADER = "回复数字选择："
+WECHAT_OPTION_LINE = "{number}. {label}"
+# A template message outside the 48-hour window: a notice only, never the content itself.
+WECHAT_TEMPLATE_FIRST = "您有一条新消息（律师答复或提醒），还没有发给您。"
+WECHAT_TEMPLATE_KIND = "法律咨询"
+WECHAT_TEMPLATE_REMARK = "请在公众号里回复任意文字（比如“查看”），消息就会马上发给您。"
+# The Official Account's menu (`villagelaw wechat menu`): (label, command) — a click runs the command.
+WECHAT_MENU = (("找律师", "lawyer"), ("坐班时间", "schedule"), ("更多", (("换村", "village"), ("使用帮助", "help"))))
