@@ -34,6 +34,9 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if getattr(app.state, "container", None) is None:
             app.state.container = await asyncio.to_thread(build, settings)
+            # Build the retrieval index and touch the classifier before the first villager does:
+            # otherwise the first answer after a restart can miss WeChat's 5-second window.
+            await asyncio.to_thread(warm_up, app.state.container)
         stop = asyncio.Event()
         tasks: list[asyncio.Task[None]] = []
         async with contextlib.AsyncExitStack() as channels:
@@ -113,6 +116,14 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         return JSONResponse({"error": "服务暂时不可用，消息没有保存，请稍后重发。"}, status_code=503)
 
     return app
+
+
+def warm_up(container: Container) -> None:
+    try:
+        container.retriever.index()
+        container.services.classifier.parse("你好")
+    except Exception:  # a cold start is slower, never fatal
+        log.warning("warm-up failed; the first answer will be slower")
 
 
 def _install_channels(app: FastAPI, settings: Settings) -> None:
