@@ -52,8 +52,8 @@ class Settings(BaseSettings):
         PROJECT_ROOT.parent / "shared" / "data" / "laws" / "articles.jsonl",
         description="Statute articles (JSONL) that citations are checked against when present",
     )
-    kb_answer_score: float = Field(0.25, description="Retrieval score at or above which the top article is shown")
-    kb_suggest_score: float = Field(0.12, description="Between this and the answer score: offer up to 3 articles")
+    kb_answer_score: float = Field(0.22, description="Retrieval score at or above which the top article is shown")
+    kb_suggest_score: float = Field(0.10, description="Between this and the answer score: offer up to 3 articles")
 
     # --- lawyers and tickets
     max_villages_per_lawyer: int = Field(3, description="Policy cap on villages one lawyer advises")

@@ -102,3 +102,17 @@ def test_citation_check_catches_a_wrong_article():  # type: ignore[no-untyped-de
     )
     errors = list(citation_errors([bad], StatuteIndex.from_jsonl(laws)))
     assert len(errors) == 3
+
+
+def test_every_setting_is_documented_with_its_default():  # type: ignore[no-untyped-def]
+    from core.config import Settings
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    example = (ROOT / ".env.example").read_text(encoding="utf-8")
+    for name, field in Settings.model_fields.items():
+        env = name.upper()
+        assert f"# {env}=" in example, f"{env} missing from .env.example"
+        row = next((line for line in readme.splitlines() if line.startswith(f"| `{env}` |")), None)
+        assert row is not None, f"{env} missing from the README's configuration table"
+        if isinstance(field.default, int | float | str | bool) and name not in ("database_url",):
+            assert f"`{field.default}`" in row, f"README shows a stale default for {env}: {row}"
