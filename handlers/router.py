@@ -48,7 +48,7 @@ class Router:
         session_factory: sessionmaker[Session],
         settings: Settings,
         services: Services,
-        clock: Callable[[], object] = utcnow,
+        clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         self.session_factory = session_factory
         self.settings = settings
