@@ -327,7 +327,7 @@ def answer_text(ctx: Context, raw: str) -> list[OutgoingMessage]:
         return dispatch_intent(ctx, "emergency")
     villager = ctx.villager
     if villager is None or villager.village_id is None:
-        if ctx.intent.intent in ("greet", "thanks_bye", "out_of_scope"):
+        if ctx.intent.intent in ("greet", "thanks_bye"):
             return onboarding.start(ctx, intro=texts.GREETING)
         return onboarding.start(ctx, intro=texts.GREETING, pending_text=raw)
     return dispatch_intent(ctx, ctx.intent.intent)

@@ -167,3 +167,11 @@ def test_conversation_step_survives_a_restart_in_a_new_process(seeded, db_url): 
         acc = s.scalar(select(ChannelAccount).where(ChannelAccount.external_id == "restart-user"))
         assert acc is not None
     assert "REPLY" in out
+
+
+def test_a_first_message_the_classifier_does_not_place_is_kept_for_after_onboarding(seeded):  # type: ignore[no-untyped-def]
+    chat = Chat(seeded, "kept")
+    chat.say("我家那口子的事想问问")  # the fake classifier says out_of_scope
+    with seeded.session_factory() as s:
+        conv = s.scalar(select(Conversation))
+        assert conv is not None and conv.data.get("pending_text") == "我家那口子的事想问问"
