@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     )
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
-    from admin import console, duty, kb_pages
+    from admin import audit_pages, cards, console, duty, kb_pages, stats_pages
     from bot import webchat
 
     app.include_router(webchat.router)
@@ -76,6 +76,9 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.include_router(console.router(templates))
     app.include_router(kb_pages.router(templates))
     app.include_router(duty.router(templates))
+    app.include_router(stats_pages.router(templates))
+    app.include_router(audit_pages.router(templates))
+    app.include_router(cards.router(templates))
     _install_channels(app, settings)
 
     @app.get("/healthz")

@@ -266,6 +266,8 @@ def county_legal_aid(
                 county.legal_aid_phone = phone.strip() or None
             where = f"{county.legal_aid_centre or '-'}\t{county.legal_aid_phone or '-'}"
             typer.echo(f"{county.league}{county.name}\t{where}")
+
+
 # ------------------------------------------------------------------ Telegram
 
 
@@ -317,6 +319,8 @@ def telegram_set_commands() -> None:
 
     count = asyncio.run(telegram.set_commands(_telegram_settings(), _factory()))
     typer.echo(f"command menu set; lawyer menu in {count} chats")
+
+
 # ------------------------------------------------------------------ scheduler, duty calendar, compliance
 
 
@@ -479,6 +483,52 @@ def compliance_report(
     if xlsx is not None:
         xlsx.write_bytes(compliance.to_xlsx(rows, rules, year=year, month=mon))
         typer.echo(f"written {xlsx}")
+
+
+@app.command("report")
+def monthly_report(
+    month: Annotated[str, typer.Option(help="YYYY-MM (local), or 2026-Q4 / 2026 for a quarter or a year")],
+    county: Annotated[str | None, typer.Option(help="旗县 name or id (default: every county)")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Excel file to write (default: villagelaw-report-<month>[-<county>].xlsx)")
+    ] = None,
+) -> None:
+    """The monthly statistics report as an Excel workbook: the same figures as the console's 统计报表."""
+    from admin import figures, scope
+    from core.models import AdminUser, AuditEvent, County
+
+    settings = get_settings()
+    now = utcnow()
+    try:
+        period = figures.parse_period(month, today=now.date())
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    with transaction(_factory()) as session:
+        county_id = None
+        if county:
+            found = session.scalar(
+                select(County).where((County.name == county.strip()) | (County.id == _as_int(county)))
+            )
+            if found is None:
+                typer.echo(f"no county {county!r}", err=True)
+                raise typer.Exit(1)
+            county_id = found.id
+        area = scope.area(session, AdminUser(username="cli", role="superadmin"), county_id=county_id)
+        result = figures.compute(session, settings, period=period, area=area, now=now)
+        target = out or Path(f"villagelaw-report-{period.key}{'-' + area.label if county_id else ''}.xlsx")
+        target.write_bytes(figures.to_workbook(result))
+        session.add(AuditEvent(at=now, actor="cli", action="report_exported", target=str(target.name)[:120],
+                               detail=f"{period.key} {area.label}"))  # fmt: skip
+    summary = result.summary
+    typer.echo(
+        f"{period.label} {area.label}: 咨询{summary['consultations']}，知识库直接答复{summary['kb_share']}，"
+        f"转律师{summary['lawyer_share']}，工单{summary['tickets']}，平均满意度{summary['rating_average']}"
+    )
+    typer.echo(f"written {target}")
+
+
+def _as_int(value: str) -> int:
+    return int(value) if value.strip().isdigit() else -1
 
 
 def main() -> None:  # pragma: no cover
