@@ -221,17 +221,16 @@ def layout(card: CardData) -> list[Text | Rule | Code]:
         ops.append(Text(centre, y, 11, card.township_phone, "centre"))
         y += 6
     ops.append(Rule(y - 2))
-    size = min(46.0, 210 - 30 - (y + 2))  # the codes shrink rather than run off a crowded card
     top = y + 3
+    size = max(30.0, min(56.0, 188 - 16 - top))  # as large as the card allows, smaller on a crowded one
     for index, qr in enumerate(card.qrs[:2]):
         x = centre - 6 - size if index == 0 else centre + 6
         ops.append(Code(x, top, size, qr.url))
         ops.append(Text(x + size / 2, top + size + 5, 10, qr.caption, "centre"))
         if qr.placeholder:
             what = "微信公众号" if index == 0 else "Telegram 机器人"
-            ops.append(
-                Text(x + size / 2, top + size + 10, 7.5, texts.CARD_PLACEHOLDER.format(what=what), "centre", "#b00020")
-            )
+            for n, line in enumerate(texts.CARD_PLACEHOLDER):
+                ops.append(Text(x + size / 2, top + size + 10 + n * 4, 8, line.format(what=what), "centre", "#b00020"))
     ops.append(Text(centre, 200, 10, texts.CARD_FOOTER, "centre", "#444444"))
     ops.append(Text(centre, 205, 7, texts.CARD_CODE.format(code=card.code), "centre", "#888888"))
     return ops

@@ -4,6 +4,7 @@ is exactly the table under it (and the Excel export)."""
 
 from __future__ import annotations
 
+import math
 from html import escape
 from typing import Any
 
@@ -47,13 +48,26 @@ def _number(value: Any) -> float:
 
 
 def _nice_max(value: float) -> float:
+    """The top of the axis: four equal steps of 1, 2 or 5 × 10^k (counts get whole-number ticks)."""
     if value <= 0:
-        return 1.0
-    step = 10 ** len(str(int(value))) / 10
-    for factor in (1, 2, 2.5, 5, 10):
-        if value <= step * factor:
-            return step * factor
+        return 4.0
+    quarter = value / 4
+    magnitude = 10 ** math.floor(math.log10(quarter))
+    for factor in (1, 2, 5, 10):
+        step = max(factor * magnitude, 1.0)
+        if step >= quarter:
+            return step * 4
     return value
+
+
+def caption(table: Table) -> str:
+    """What the chart shows, in words, under it."""
+    chart = table.chart
+    if chart is None:
+        return ""
+    if chart.kind == "stacked":
+        return f"图：每根柱为一{table.headers[chart.label_col]}，颜色区分{table.title.split('按')[-1].rstrip('）')}"
+    return f"图：{table.headers[chart.value_cols[0]]}（按{table.headers[chart.label_col]}）"
 
 
 def _open(width: int, height: int, title: str) -> list[str]:
@@ -73,11 +87,19 @@ def _grid(parts: list[str], *, left: int, top: int, width: int, height: int, top
         parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" {FONT}>{label}</text>')
 
 
+def _bar_width(count: int, left: int) -> tuple[int, int, int]:
+    """(bar width, gap, chart width): bars fill about 640 px, never thinner than 14 px."""
+    slot = max(20, min(90, (640 - left - 20) // max(count, 1)))
+    bar_w = max(14, round(slot * 0.7))
+    return bar_w, slot - bar_w, max(480, left + 20 + count * slot)
+
+
 def _stacked(table: Table, chart: Chart, rows: list[list[Any]]) -> str:
     series = [table.headers[c] for c in chart.value_cols]
-    left, top, plot_h, bar_w, gap = 48, 16, 220, 44, 18
-    width = max(420, left + len(rows) * (bar_w + gap) + 20)
-    legend_rows = (len(series) + 3) // 4
+    left, top, plot_h = 48, 16, 220
+    bar_w, gap, width = _bar_width(len(rows), left)
+    per_row = max(1, (width - left) // 130)
+    legend_rows = -(-len(series) // per_row)
     height = top + plot_h + 40 + legend_rows * 18
     totals = [sum(_number(row[c]) for c in chart.value_cols) for row in rows]
     top_value = _nice_max(max(totals))
@@ -104,8 +126,8 @@ def _stacked(table: Table, chart: Chart, rows: list[list[Any]]) -> str:
             f"{escape(str(row[chart.label_col]))}</text>"
         )
     for s, name in enumerate(series):
-        lx = left + (s % 4) * 150
-        ly = top + plot_h + 30 + (s // 4) * 18
+        lx = left + (s % per_row) * 130
+        ly = top + plot_h + 30 + (s // per_row) * 18
         parts.append(f'<rect x="{lx}" y="{ly}" width="10" height="10" fill="{PALETTE[s % len(PALETTE)]}"/>')
         parts.append(f'<text x="{lx + 14}" y="{ly + 9}" font-size="11" {FONT}>{escape(name)}</text>')
     parts.append("</svg>")
@@ -115,8 +137,8 @@ def _stacked(table: Table, chart: Chart, rows: list[list[Any]]) -> str:
 def _bars(table: Table, chart: Chart, rows: list[list[Any]]) -> str:
     column = chart.value_cols[0]
     rows = rows[:MAX_BARS]
-    left, top, plot_h, bar_w, gap = 48, 16, 200, 48, 22
-    width = max(420, left + len(rows) * (bar_w + gap) + 20)
+    left, top, plot_h = 48, 16, 200
+    bar_w, gap, width = _bar_width(len(rows), left)
     height = top + plot_h + 30
     top_value = _nice_max(max(_number(row[column]) for row in rows))
     parts = _open(width, height, table.title)

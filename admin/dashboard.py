@@ -124,17 +124,19 @@ def _failures(session: Session, area: scope.Area) -> dict[str, Any]:
     outbox = select(OutboxMessage).where(OutboxMessage.status == "failed")
     inbound = select(Message).where(Message.status == "failed", Message.direction == "in")
     if area.villages is not None:
+        # Failed rows are few: join each to its account, then keep the area's villagers and the
+        # lawyers advising its villages (both small sets). Fast once failures are indexed.
         lawyers = select(Assignment.lawyer_id).where(area.village_filter(Assignment.village_id))
 
-        def mine(query: Any, account_column: Any) -> Any:
+        def of_area(query: Any, account_column: Any) -> Any:
             return (
                 query.join(ChannelAccount, ChannelAccount.id == account_column)
                 .outerjoin(Villager, Villager.id == ChannelAccount.villager_id)
                 .where(or_(area.village_filter(Villager.village_id), ChannelAccount.lawyer_id.in_(lawyers)))
             )
 
-        outbox = mine(outbox, OutboxMessage.account_id)
-        inbound = mine(inbound, Message.account_id)
+        outbox = of_area(outbox, OutboxMessage.account_id)
+        inbound = of_area(inbound, Message.account_id)
     failed_outbox = session.scalars(
         outbox.options(joinedload(OutboxMessage.account)).order_by(OutboxMessage.id.desc()).limit(LIST_LIMIT)
     ).all()

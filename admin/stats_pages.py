@@ -40,6 +40,7 @@ from core.models import (
 )
 from knowledge_base import gaps
 from knowledge_base import service as kb
+from scheduling import compliance
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 COMPLIANCE_PAGE = 50
@@ -137,7 +138,9 @@ def router(templates: Jinja2Templates) -> APIRouter:
             user,
             figures=result,
             charts={t.key: Markup(charts.svg(t)) for t in result.tables},
+            captions={t.key: charts.caption(t) for t in result.tables},
             compliance_counts=figures.compliance_status_counts(result.table("compliance")),
+            status_badges={label: status for status, label in compliance.STATUS_LABELS.items()},
             period=chosen,
             county=county or "",
             township=township or "",

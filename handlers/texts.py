@@ -438,6 +438,6 @@ CARD_TOWNSHIP_PHONE = "{township}司法所：{phone}"
 CARD_HOTLINE = "12348 公共法律服务热线"
 CARD_WECHAT = "微信扫码 · 关注后直接提问"
 CARD_TELEGRAM = "Telegram 扫码提问"
-CARD_PLACEHOLDER = "（示例二维码：尚未配置{what}，不能使用）"
+CARD_PLACEHOLDER = ("（示例码，不能扫码使用）", "尚未配置{what}")
 CARD_FOOTER = "扫码即可向本村律师咨询，免费。紧急情况请拨打110。"
 CARD_CODE = "村代码 {code}（扫码后自动选好本村）"

@@ -177,39 +177,125 @@ def build(session: Session) -> dict[str, Any]:
     _ask(session, a, local(12, 1, 9), "kb", "land")
     _ask(session, c, local(11, 6, 10), None, None, "坏掉的消息", status="failed")
 
-    t1 = _ticket(session, "T-0001", a, "ab01", "乌日娜", local(11, 10, 10), "老板拖欠工资三个月怎么办", "labor",
-                 answered_after=2, rating=5, answer=T1_ANSWER)  # fmt: skip
-    _ticket(session, "T-0002", b, "ab04", "张建国", local(11, 11, 10), "包工头拖欠工资不给怎么办", "labor",
-            answered_after=30, rating=3, escalated=True)  # fmt: skip
-    _ticket(session, "T-0003", b, "ab05", "张建国", local(11, 20, 10), "借钱不还怎么要回来", "debt_contract",
-            status="escalated", escalated=True)  # fmt: skip
-    _ticket(session, "T-0004", c, "zl01", "巴特尔", local(11, 12, 10), "邻居打人了怎么办", "tort",
-            answered_after=0.5, rating=4, urgent=True)  # fmt: skip
-    _ticket(session, "T-0005", a, "ab02", None, local(11, 15, 10), "宅基地被邻居占了怎么办", "land",
-            answered_after=5, answered_by="admin")  # fmt: skip
-    # Today (2026-12-01): an urgent major event, still open.
-    _ticket(session, "T-0006", a, "ab03", "乌日娜", local(12, 1, 9), "村里几十户的草场被占，大家要去上访", "collective_dispute",
-            status="open", urgent=True, kind="major_event")  # fmt: skip
-
-    session.add_all(
-        [
-            LegalAidCheck(account_id=b.id, village_id=b.villager.village_id, started_at=local(11, 17, 11),
-                          completed_at=local(11, 17, 12), outcome="likely"),  # fmt: skip
-            LegalAidCheck(account_id=a.id, village_id=a.villager.village_id, started_at=local(11, 10, 11)),
-            LegalAidCheck(account_id=c.id, village_id=c.villager.village_id, started_at=local(11, 5, 11),
-                          completed_at=local(11, 5, 12), outcome="unlikely"),  # fmt: skip
-        ]
+    t1 = _ticket(
+        session,
+        "T-0001",
+        a,
+        "ab01",
+        "乌日娜",
+        local(11, 10, 10),
+        "老板拖欠工资三个月怎么办",
+        "labor",
+        answered_after=2,
+        rating=5,
+        answer=T1_ANSWER,
     )
+    _ticket(
+        session,
+        "T-0002",
+        b,
+        "ab04",
+        "张建国",
+        local(11, 11, 10),
+        "包工头拖欠工资不给怎么办",
+        "labor",
+        answered_after=30,
+        rating=3,
+        escalated=True,
+    )
+    _ticket(
+        session,
+        "T-0003",
+        b,
+        "ab05",
+        "张建国",
+        local(11, 20, 10),
+        "借钱不还怎么要回来",
+        "debt_contract",
+        status="escalated",
+        escalated=True,
+    )
+    _ticket(
+        session,
+        "T-0004",
+        c,
+        "zl01",
+        "巴特尔",
+        local(11, 12, 10),
+        "邻居打人了怎么办",
+        "tort",
+        answered_after=0.5,
+        rating=4,
+        urgent=True,
+    )
+    _ticket(
+        session,
+        "T-0005",
+        a,
+        "ab02",
+        None,
+        local(11, 15, 10),
+        "宅基地被邻居占了怎么办",
+        "land",
+        answered_after=5,
+        answered_by="admin",
+    )
+    # Today (2026-12-01): an urgent major event, still open.
+    _ticket(
+        session,
+        "T-0006",
+        a,
+        "ab03",
+        "乌日娜",
+        local(12, 1, 9),
+        "村里几十户的草场被占，大家要去上访",
+        "collective_dispute",
+        status="open",
+        urgent=True,
+        kind="major_event",
+    )
+
+    assert a.villager and b.villager and c.villager
+    checks = [
+        (b, local(11, 17, 11), local(11, 17, 12), "likely"),
+        (a, local(11, 10, 11), None, None),
+        (c, local(11, 5, 11), local(11, 5, 12), "unlikely"),
+    ]
+    for account, started, completed, outcome in checks:
+        session.add(
+            LegalAidCheck(
+                account_id=account.id,
+                village_id=account.villager.village_id,  # type: ignore[union-attr]
+                started_at=started,
+                completed_at=completed,
+                outcome=outcome,
+            )
+        )
     session.add(
-        OutboxMessage(account_id=b.id, channel="telegram", text="回复", purpose="relay", status="failed",
-                      last_error="Forbidden: bot was blocked by the user", created_at=local(11, 20, 12))  # fmt: skip
+        OutboxMessage(
+            account_id=b.id,
+            channel="telegram",
+            text="回复",
+            purpose="relay",
+            status="failed",
+            last_error="Forbidden: bot was blocked by the user",
+            created_at=local(11, 20, 12),
+        )
     )
     # 乌日娜 has bound a messenger account; a new village nobody advises yet.
-    session.add(ChannelAccount(channel="telegram", external_id="lawyer-wurina", lawyer_id=_lawyer(session, "乌日娜").id))
+    session.add(
+        ChannelAccount(channel="telegram", external_id="lawyer-wurina", lawyer_id=_lawyer(session, "乌日娜").id)
+    )
     session.add(Village(township_id=_village(session, "ab01").township_id, name="新建嘎查", code="ab07"))
     session.add(
-        DutySession(lawyer_id=_lawyer(session, "乌日娜").id, village_id=_village(session, "ab01").id,
-                    starts_at=local(12, 2, 9), ends_at=local(12, 2, 13), place="嘎查党群服务中心", kind="onsite")  # fmt: skip
+        DutySession(
+            lawyer_id=_lawyer(session, "乌日娜").id,
+            village_id=_village(session, "ab01").id,
+            starts_at=local(12, 2, 9),
+            ends_at=local(12, 2, 13),
+            place="嘎查党群服务中心",
+            kind="onsite",
+        )
     )
 
     abaga = session.scalar(select(County).where(County.name == "阿巴嘎旗"))

@@ -69,7 +69,15 @@ def test_figures_of_a_county_are_exact(seeded, data):  # type: ignore[no-untyped
     topic = result.table("consult_topic")
     assert topic.headers == ["周", "劳动用工", "土地", "借贷合同", "法律援助", "婚姻家庭", "合计"]  # most asked first
     weeks = _rows(topic)
-    assert list(weeks) == ["11-01–11-01", "11-02–11-08", "11-09–11-15", "11-16–11-22", "11-23–11-29", "11-30–11-30", "合计"]
+    assert list(weeks) == [
+        "11-01–11-01",
+        "11-02–11-08",
+        "11-09–11-15",
+        "11-16–11-22",
+        "11-23–11-29",
+        "11-30–11-30",
+        "合计",
+    ]
     assert weeks["11-02–11-08"] == [0, 2, 1, 0, 0, 3]
     assert weeks["11-09–11-15"] == [2, 0, 0, 0, 0, 2]
     assert weeks["合计"] == [2, 2, 1, 1, 1, 7]
@@ -98,8 +106,14 @@ def test_figures_of_a_county_are_exact(seeded, data):  # type: ignore[no-untyped
     assert aid["开始自查"][0] == 2 and aid["完成自查"][0] == 1 and aid["未完成"][0] == 1
     assert aid["结果：很可能符合"] == [1, "100.0%"] and aid["结果：暂不符合"][0] == 0
     compliance = result.table("compliance")
-    assert {row[3] for row in compliance.rows} == {"巴彦图嘎嘎查", "宝格都乌拉嘎查", "查干淖尔嘎查", "伊和淖尔嘎查",
-                                                    "萨如拉图雅嘎查", "吉尔嘎郎图嘎查"}  # fmt: skip
+    assert {row[3] for row in compliance.rows} == {
+        "巴彦图嘎嘎查",
+        "宝格都乌拉嘎查",
+        "查干淖尔嘎查",
+        "伊和淖尔嘎查",
+        "萨如拉图雅嘎查",
+        "吉尔嘎郎图嘎查",
+    }
     assert all(row[0] == NOV for row in compliance.rows)
 
 
@@ -124,8 +138,10 @@ def test_periods_parse_and_refuse_nonsense() -> None:
     assert figures.parse_period("", today=today).key == "2026-12"
     quarter = figures.parse_period("2026-q4", today=today)
     assert (quarter.start, quarter.end, quarter.months()) == (
-        dt.date(2026, 10, 1), dt.date(2027, 1, 1), [(2026, 10), (2026, 11), (2026, 12)]
-    )  # fmt: skip
+        dt.date(2026, 10, 1),
+        dt.date(2027, 1, 1),
+        [(2026, 10), (2026, 11), (2026, 12)],
+    )
     span = figures.parse_period("2026-11-01..2026-11-30", today=today)
     assert span.end == dt.date(2026, 12, 1) and span.key == "2026-11-01..2026-11-30"
     assert len(figures.parse_period("2026", today=today).weeks()) == 53
@@ -179,7 +195,7 @@ def test_township_clerk_sees_only_their_township(seeded, data):  # type: ignore[
     assert "拖欠工资" not in gaps and "邻居打人了" in gaps
     assert clerk.get("/admin/cards/ab01.pdf").status_code == 404
     assert clerk.get("/admin/audit").status_code == 403
-    nav = re.findall(r'<nav>(.*?)</nav>', clerk.get("/admin").text, re.S)[0]
+    nav = re.findall(r"<nav>(.*?)</nav>", clerk.get("/admin").text, re.S)[0]
     assert "统计报表" in nav and "审计日志" not in nav
     county = client_for(seeded, "county")
     assert county.get(f"/admin/stats?period={NOV}&county={data['zhenglan']}").status_code == 403
@@ -188,8 +204,10 @@ def test_township_clerk_sees_only_their_township(seeded, data):  # type: ignore[
 
 def test_dashboard_of_a_county(seeded, data):  # type: ignore[no-untyped-def]
     html = client_for(seeded, "county").get("/admin").text
-    assert [label for label in re.findall(r'<a href="/admin[^"]*" ?(?:class="active")?>([^<]+)</a>', html.split("</nav>")[0])] == [
-        "概览", "咨询工单", "知识库", "村与律师", "坐班日历", "统计报表", "审计日志"]  # fmt: skip
+    assert [
+        label
+        for label in re.findall(r'<a href="/admin[^"]*" ?(?:class="active")?>([^<]+)</a>', html.split("</nav>")[0])
+    ] == ["概览", "咨询工单", "知识库", "村与律师", "坐班日历", "统计报表", "审计日志"]
     assert stat(html, "open-count") == "2" and stat(html, "new-today") == "1"
     assert stat(html, "overdue-count") == "1" and stat(html, "escalated-count") == "1"
     assert stat(html, "failed-deliveries") == "1" and stat(html, "failed-messages") == "0"
@@ -239,9 +257,15 @@ def test_lawyer_answer_becomes_a_draft_never_published(seeded, data):  # type: i
     client = client_for(seeded, "county")
     html = client.get(f"/admin/gaps?period={NOV}").text
     token = csrf_of(html)
-    r = client.post("/admin/gaps/draft", data={"csrf": token, "ticket_id": data["t1"],
-                                                "questions": "包工头拖欠工资不给怎么办\n老板拖欠工资三个月怎么办"},
-                    follow_redirects=False)  # fmt: skip
+    r = client.post(
+        "/admin/gaps/draft",
+        data={
+            "csrf": token,
+            "ticket_id": data["t1"],
+            "questions": "包工头拖欠工资不给怎么办\n老板拖欠工资三个月怎么办",
+        },
+        follow_redirects=False,
+    )
     assert r.status_code == 303 and r.headers["location"] == f"/admin/kb/draft-ticket-{data['t1']}"
     with seeded.session_factory() as s:
         article = s.scalar(select(KbArticle).where(KbArticle.slug == f"draft-ticket-{data['t1']}"))
@@ -252,7 +276,7 @@ def test_lawyer_answer_becomes_a_draft_never_published(seeded, data):  # type: i
         assert "139****0199" in article.answer and "13904790199" not in article.answer
         assert s.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.action == "kb_draft_proposed")) == 1
     page = client.get(r.headers["location"]).text
-    assert "已根据律师答复生成草稿" in page and "<option value=\"draft\" selected>" in page
+    assert "已根据律师答复生成草稿" in page and '<option value="draft" selected>' in page
     again = client.post("/admin/gaps/draft", data={"csrf": token, "ticket_id": data["t1"]}, follow_redirects=False)
     assert again.status_code == 303  # the existing draft, not a second one
     with seeded.session_factory() as s:
@@ -277,8 +301,14 @@ def test_audit_log_filters_pages_and_keeps_to_the_county(seeded, data):  # type:
 
     with transaction(seeded.session_factory) as s:
         for i in range(120):
-            s.add(AuditEvent(at=dt.datetime(2026, 11, 1) + dt.timedelta(hours=i), actor="admin:clerk",
-                             action="kb_exported", target=f"n{i}"))  # fmt: skip
+            s.add(
+                AuditEvent(
+                    at=dt.datetime(2026, 11, 1) + dt.timedelta(hours=i),
+                    actor="admin:clerk",
+                    action="kb_exported",
+                    target=f"n{i}",
+                )
+            )
         s.add(AuditEvent(at=dt.datetime(2026, 11, 2), actor="admin:clerk2", action="kb_exported", target="other"))
     county = client_for(seeded, "county")
     page = county.get("/admin/audit?action=kb_exported").text
@@ -287,7 +317,9 @@ def test_audit_log_filters_pages_and_keeps_to_the_county(seeded, data):  # type:
     assert older
     second = county.get("/admin/audit?" + older.group(1).replace("&amp;", "&")).text
     assert "n69" in second and "n119" not in second
-    third = county.get("/admin/audit?" + re.search(r'href="/admin/audit\?([^"]+)" id="older"', second).group(1).replace("&amp;", "&")).text  # type: ignore[union-attr]
+    third = county.get(
+        "/admin/audit?" + re.search(r'href="/admin/audit\?([^"]+)" id="older"', second).group(1).replace("&amp;", "&")
+    ).text  # type: ignore[union-attr]
     assert third.count("<tr>") == 21 and 'id="older"' not in third
     day = county.get("/admin/audit?action=kb_exported&date_from=2026-11-02&date_to=2026-11-02").text
     assert day.count("<tr>") == 1 + 24  # 08:00 local on the 2nd … the 24 events of that local day
@@ -318,8 +350,13 @@ def test_village_card_pdf_and_png(seeded, data):  # type: ignore[no-untyped-def]
     with seeded.session_factory() as s:
         assert s.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.action == "card_downloaded")) >= 1
         village = s.scalar(select(console_data.Village).where(console_data.Village.code == "ab01"))
-        card = cards.card_data(s, seeded.settings.model_copy(update={"telegram_bot_username": "@villagelaw_bot"}),
-                               village, now=seeded.router.clock(), wechat=lambda scene: f"http://weixin.qq.com/q/{scene}")  # fmt: skip
+        card = cards.card_data(
+            s,
+            seeded.settings.model_copy(update={"telegram_bot_username": "@villagelaw_bot"}),
+            village,
+            now=seeded.router.clock(),
+            wechat=lambda scene: f"http://weixin.qq.com/q/{scene}",
+        )
         assert card.lawyers == [("乌日娜", "锡林浩特草原律师事务所", "13904790101")]
         assert card.sessions[0].startswith("12月2日（周三） 09:00–13:00")
         assert [q.url for q in card.qrs] == ["http://weixin.qq.com/q/vab01", "https://t.me/villagelaw_bot?start=vab01"]
@@ -327,7 +364,7 @@ def test_village_card_pdf_and_png(seeded, data):  # type: ignore[no-untyped-def]
         placeholder = cards.card_data(s, seeded.settings, village, now=seeded.router.clock())
         assert all(q.placeholder and q.url.startswith("https://example.invalid/") for q in placeholder.qrs)
         texts_on_card = [op.text for op in cards.layout(placeholder) if isinstance(op, cards.Text)]
-        assert any("尚未配置微信公众号" in t for t in texts_on_card) and "12348 公共法律服务热线" in texts_on_card
+        assert "尚未配置微信公众号" in texts_on_card and "12348 公共法律服务热线" in texts_on_card
 
 
 # ---------------------------------------------------------------------- monthly report CLI
