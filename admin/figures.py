@@ -688,8 +688,12 @@ def to_workbook(figures: Figures, *, title: str = "村律通统计报表") -> by
         for cell in sheet[1]:
             cell.font = Font(bold=True)
             cell.alignment = Alignment(wrap_text=True, vertical="top")
-        for row in table.rows:
+        for number, row in enumerate(table.rows, start=2):
             sheet.append(list(row))
+            for column, value in enumerate(row, start=1):
+                # A name or question that starts with "=" is text, never a formula Excel runs.
+                if isinstance(value, str) and value.startswith("="):
+                    sheet.cell(row=number, column=column).data_type = "s"
         sheet.freeze_panes = "A2"
         for index, header in enumerate(table.headers, start=1):
             widest = max([len(str(header))] + [len(str(r[index - 1])) for r in table.rows[:200]])

@@ -395,3 +395,14 @@ def test_monthly_report_cli_writes_the_same_figures(seeded, data, db_url, tmp_pa
     assert missing.exit_code == 1 and bad.exit_code != 0
     with seeded.session_factory() as s:
         assert s.scalar(select(AuditEvent.actor).where(AuditEvent.action == "report_exported")) == "cli"
+
+
+def test_excel_export_never_turns_text_into_a_formula() -> None:
+    import datetime as dt
+
+    result = figures.Figures(
+        period=figures.month_period(2026, 11), area_label="测试", generated_at=dt.datetime(2026, 11, 1)
+    )
+    result.tables.append(figures.Table("lawyers", "律师办理情况", ["律师", "工单"], [['=HYPERLINK("http://x")', 1]]))
+    cell = load_workbook(io.BytesIO(figures.to_workbook(result)))["律师办理情况"]["A2"]
+    assert cell.data_type == "s" and cell.value == '=HYPERLINK("http://x")'
