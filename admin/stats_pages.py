@@ -203,7 +203,7 @@ def router(templates: Jinja2Templates) -> APIRouter:
         proposed = set(
             session.scalars(select(KbArticle.slug).where(KbArticle.slug.in_([draft_slug(t.id) for t, _ in closed])))
         )
-        viewed = [t.code for t, _ in closed[:CLOSED_PER_PAGE]] + sorted(answered)[:20]
+        viewed = list(dict.fromkeys([t.code for t, _ in closed[:CLOSED_PER_PAGE]] + sorted(answered)[:20]))
         if viewed:
             audit(session, user, "tickets_viewed", "kb-gaps", " ".join(str(c) for c in viewed)[:2000], now)
         return render(
