@@ -43,7 +43,7 @@ def township_ids(session: Session, user: AdminUser) -> list[int] | None:
 def village_filter(column: ColumnElement[int] | object, ids: list[int] | None) -> ColumnElement[bool]:
     if ids is None:
         return true()
-    return column.in_(ids)  # type: ignore[attr-defined,union-attr,no-any-return]
+    return column.in_(ids)  # type: ignore[attr-defined,no-any-return]
 
 
 # ---------------------------------------------------------------------- areas as SQL
