@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     )
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
-    from admin import console, directory_pages, duty, kb_pages, tickets_pages
+    from admin import audit_pages, cards, console, directory_pages, duty, kb_pages, stats_pages, tickets_pages
     from bot import webchat
 
     app.include_router(webchat.router)
@@ -81,6 +81,9 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.include_router(kb_pages.router(templates))
     app.include_router(directory_pages.router(templates))
     app.include_router(duty.router(templates))
+    app.include_router(stats_pages.router(templates))
+    app.include_router(audit_pages.router(templates))
+    app.include_router(cards.router(templates))
     _install_channels(app, settings)
 
     @app.get("/healthz")

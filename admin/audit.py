@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy.orm import Session
 
 from core.clock import utcnow
 from core.models import AdminUser, AuditEvent
 
 
-def record(session: Session, user: AdminUser, action: str, target: str, detail: str | None = None) -> None:
-    session.add(AuditEvent(at=utcnow(), actor=f"admin:{user.username}", action=action, target=target, detail=detail))
+def record(
+    session: Session,
+    user: AdminUser,
+    action: str,
+    target: str,
+    detail: str | None = None,
+    *,
+    now: dt.datetime | None = None,
+) -> None:
+    session.add(
+        AuditEvent(at=now or utcnow(), actor=f"admin:{user.username}", action=action, target=target, detail=detail)
+    )

@@ -511,6 +511,8 @@ def worklog_export(
     path = out or Path(f"worklog-{village}-{year}.xlsx")
     path.write_bytes(content)
     typer.echo(f"{count} entries → {path}")
+
+
 # ------------------------------------------------------------------ WeChat
 
 
@@ -547,6 +549,52 @@ def wechat_qrcode(village_code: str) -> None:
             raise typer.Exit(1)
         name = village.full_name
     typer.echo(f"{name}: {village_qrcode(_wechat_client(), village_code)}")
+
+
+@app.command("report")
+def monthly_report(
+    month: Annotated[str, typer.Option(help="YYYY-MM (local), or 2026-Q4 / 2026 for a quarter or a year")],
+    county: Annotated[str | None, typer.Option(help="旗县 name or id (default: every county)")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Excel file to write (default: villagelaw-report-<month>[-<county>].xlsx)")
+    ] = None,
+) -> None:
+    """The monthly statistics report as an Excel workbook: the same figures as the console's 统计报表."""
+    from admin import figures, scope
+    from core.models import AdminUser, AuditEvent, County
+
+    settings = get_settings()
+    now = utcnow()
+    try:
+        period = figures.parse_period(month, today=now.date())
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    with transaction(_factory()) as session:
+        county_id = None
+        if county:
+            found = session.scalar(
+                select(County).where((County.name == county.strip()) | (County.id == _as_int(county)))
+            )
+            if found is None:
+                typer.echo(f"no county {county!r}", err=True)
+                raise typer.Exit(1)
+            county_id = found.id
+        area = scope.area(session, AdminUser(username="cli", role="superadmin"), county_id=county_id)
+        result = figures.compute(session, settings, period=period, area=area, now=now)
+        target = out or Path(f"villagelaw-report-{period.key}{'-' + area.label if county_id else ''}.xlsx")
+        target.write_bytes(figures.to_workbook(result))
+        session.add(AuditEvent(at=now, actor="cli", action="report_exported", target=str(target.name)[:120],
+                               detail=f"{period.key} {area.label}"))  # fmt: skip
+    summary = result.summary
+    typer.echo(
+        f"{period.label} {area.label}: 咨询{summary['consultations']}，知识库直接答复{summary['kb_share']}，"
+        f"转律师{summary['lawyer_share']}，工单{summary['tickets']}，平均满意度{summary['rating_average']}"
+    )
+    typer.echo(f"written {target}")
+
+
+def _as_int(value: str) -> int:
+    return int(value) if value.strip().isdigit() else -1
 
 
 def main() -> None:  # pragma: no cover

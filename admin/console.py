@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlparse
@@ -12,12 +13,52 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from admin import auth
-from core.clock import utcnow
+from core.clock import to_local, utcnow
 from core.models import AdminUser
 
-#: (path, label) of every section, in the order of the navigation bar.
-NAV: list[tuple[str, str]] = [("/admin", "概览")]
-NAV += [("/admin/duty", "坐班日历"), ("/admin/compliance", "坐班考核")]
+#: (path, label) of every section, in the order of the navigation bar. A module that adds a
+#: section may append to it; ``nav_for`` drops repeated paths and keeps this order.
+NAV: list[tuple[str, str]] = [
+    ("/admin", "概览"),
+    ("/admin/tickets", "咨询工单"),
+    ("/admin/kb", "知识库"),
+    ("/admin/directory", "村与律师"),
+    ("/admin/duty", "坐班日历"),
+    ("/admin/stats", "统计报表"),
+    ("/admin/audit", "审计日志"),
+]
+#: Sections only some roles see (the pages check again: hiding a link is not access control).
+NAV_ROLES: dict[str, tuple[str, ...]] = {
+    "/admin/directory": ("superadmin", "county_admin", "township_clerk"),
+    "/admin/audit": ("superadmin", "county_admin"),
+}
+#: Other paths that belong to a section, so its tab stays highlighted there.
+NAV_ALSO: dict[str, tuple[str, ...]] = {
+    "/admin/duty": ("/admin/compliance",),
+    "/admin/stats": ("/admin/gaps", "/admin/cards"),
+}
+
+
+def nav_for(user: AdminUser | None, path: str) -> list[tuple[str, str, bool]]:
+    """(href, label, active) of the sections this user may open."""
+    if user is None:
+        return []
+    seen: set[str] = set()
+    out = []
+    for href, label in NAV:
+        if href in seen or user.role not in NAV_ROLES.get(href, (user.role,)):
+            continue
+        seen.add(href)
+        prefixes = (href, *NAV_ALSO.get(href, ())) if href != "/admin" else ()
+        active = path == href or any(path.startswith(p) for p in prefixes)
+        out.append((href, label, active))
+    return out
+
+
+def now_of(request: Request) -> dt.datetime:
+    """The console reasons at the router's clock (the real time, or a frozen one in tests)."""
+    container = request.app.state.container
+    return container.router.clock() if container is not None else utcnow()  # type: ignore[no-any-return]
 
 
 def db(request: Request) -> Iterator[Session]:
@@ -45,7 +86,7 @@ def render(
         name,
         {
             "user": user,
-            "nav": NAV,
+            "nav": nav_for(user, request.url.path),
             "csrf": auth.csrf_token(request),
             "role_name": auth.ROLES.get(user.role, user.role) if user else "",
             "flashes": flashes,
@@ -65,8 +106,14 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+def local_time(value: dt.datetime | None, fmt: str = "%m-%d %H:%M") -> str:
+    """A naive-UTC instant as local time, for tables."""
+    return to_local(value).strftime(fmt) if value is not None else ""
+
+
 def router(templates: Jinja2Templates) -> APIRouter:
     r = APIRouter(prefix="/admin")
+    templates.env.globals["local"] = local_time
 
     @r.get("/login", response_class=HTMLResponse)
     def login_form(request: Request, next: str = "/admin") -> HTMLResponse:
@@ -101,7 +148,17 @@ def router(templates: Jinja2Templates) -> APIRouter:
     @r.get("", response_class=HTMLResponse)
     def dashboard(request: Request, user: AdminUser = Depends(user_of), session: Session = Depends(db)) -> HTMLResponse:
         from admin import dashboard as dash
+        from handlers import texts
 
-        return render(templates, request, "dashboard.html", user, **dash.overview(session, user, now=utcnow()))
+        return render(
+            templates,
+            request,
+            "dashboard.html",
+            user,
+            ticket_status=texts.TICKET_STATUS,
+            kinds=texts.SESSION_KINDS,
+            duty_status=texts.DUTY_STATUS,
+            **dash.overview(session, user, now=now_of(request)),
+        )
 
     return r

@@ -13,7 +13,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from admin import audit, auth, directory_import, scope, worklog
-from admin.console import NAV, db, flash, render, user_of
+from admin.console import db, flash, render, user_of
 from core.clock import utcnow
 from core.models import AdminUser, Assignment, ChannelAccount, Lawyer, Township, Village
 from handlers import directory, roster
@@ -21,8 +21,6 @@ from handlers import directory, roster
 PAGE_SIZE = 50
 MANAGERS = ("superadmin", "county_admin", "township_clerk")
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
-
-NAV.append(("/admin/directory", "村与律师"))
 
 
 def _require_manager(user: AdminUser) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from admin import audit, auth
-from admin.console import NAV, db, flash, render, user_of
+from admin.console import db, flash, render, user_of
 from core.models import AdminUser, KbArticle
 from handlers.answer import article_text
 from knowledge_base import service as kb
@@ -51,8 +51,6 @@ INTENT_NAMES = {
     "collective_dispute": "群体纠纷",
 }
 _CITATION_LINE = re.compile(r"^\s*《?([^》\s]+)》?\s*第?\s*(\d+)\s*条?\s*(?:之\s*(\d+))?\s*$")
-
-NAV.append(("/admin/kb", "知识库"))
 
 
 @lru_cache(maxsize=4)

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, false, select, true
 from sqlalchemy.orm import Session, joinedload
 
 from admin import audit, auth, scope
-from admin.console import NAV, db, flash, render, user_of
+from admin.console import db, flash, render, user_of
 from core.clock import utcnow
 from core.models import AdminUser, Lawyer, Message, Ticket, TicketEvent
 from handlers import directory, texts, tickets
@@ -24,8 +24,6 @@ from handlers import directory, texts, tickets
 PAGE_SIZE = 50
 STATUS_NAMES = texts.TICKET_STATUS
 KIND_NAMES = {"consult": "咨询", "major_event": "重大事项", "complaint": "投诉"}
-
-NAV.append(("/admin/tickets", "咨询工单"))
 
 
 def visible(session: Session, user: AdminUser) -> ColumnElement[bool]:

@@ -7,7 +7,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ["nlu", "retrieval", "rasa_compare", "scheduler"]
+BENCHMARKS = ["nlu", "retrieval", "rasa_compare", "scheduler", "console"]
 
 
 def main(argv: list[str] | None = None) -> int:

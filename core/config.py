@@ -110,6 +110,11 @@ class Settings(BaseSettings):
     cookie_secure: bool = Field(False, description="Send the admin session cookie over HTTPS only")
     admin_username: str = Field("admin", description="Admin user created by seed-demo")
     admin_password: str = Field("villagelaw-demo", description="Password of the seed-demo admin (change it!)")
+    card_font_path: Path | None = Field(
+        None,
+        description="TrueType/OpenType font with Chinese glyphs for the village card PNG "
+        "(default: Noto Sans CJK if installed, else the first zh font fontconfig lists)",
+    )
 
     # --- Telegram (enabled when the token is set)
     telegram_bot_token: str | None = Field(None, description="Bot token from @BotFather")

@@ -432,3 +432,22 @@ WECHAT_TEMPLATE_KIND = "法律咨询"
 WECHAT_TEMPLATE_REMARK = "请在公众号里回复任意文字（比如“查看”），消息就会马上发给您。"
 # The Official Account's menu (`villagelaw wechat menu`): (label, command) — a click runs the command.
 WECHAT_MENU = (("找律师", "lawyer"), ("坐班时间", "schedule"), ("更多", (("换村", "village"), ("使用帮助", "help"))))
+
+# ---- console: village contact card (便民联系卡 / 公示牌), printed and posted in the village
+
+CARD_KICKER = "一村（社区）一法律顾问 · 公示牌"
+CARD_TITLE = "便民法律服务联系卡"
+CARD_LAWYER_HEADER = "本村法律顾问"
+CARD_LAWYER_LINE = "{name}律师　{firm}"
+CARD_LAWYER_PHONE = "电话：{phone}"
+CARD_NO_LAWYER = "本村法律顾问正在安排中，有法律问题请先联系司法所或拨打12348。"
+CARD_DUTY_HEADER = "律师驻村坐班（近期）"
+CARD_DUTY_LINE = "{date} {start}–{end}　{place}"
+CARD_NO_DUTY = "坐班时间另行通知，也可以扫码询问。"
+CARD_TOWNSHIP_PHONE = "{township}司法所：{phone}"
+CARD_HOTLINE = "12348 公共法律服务热线"
+CARD_WECHAT = "微信扫码 · 关注后直接提问"
+CARD_TELEGRAM = "Telegram 扫码提问"
+CARD_PLACEHOLDER = ("（示例码，不能扫码使用）", "尚未配置{what}")
+CARD_FOOTER = "扫码即可向本村律师咨询，免费。紧急情况请拨打110。"
+CARD_CODE = "村代码 {code}（扫码后自动选好本村）"
