@@ -20,5 +20,7 @@ def record(
     now: dt.datetime | None = None,
 ) -> None:
     session.add(
-        AuditEvent(at=now or utcnow(), actor=f"admin:{user.username}", action=action, target=target, detail=detail)
+        AuditEvent(
+            at=now or utcnow(), actor=f"admin:{user.username}"[:80], action=action, target=target[:120], detail=detail
+        )
     )
