@@ -95,6 +95,8 @@ def wechat_url(session: Session, code: str, resolver: WechatQr | None) -> str | 
     cached = session.get(CacheEntry, key)
     if cached is not None:
         return cached.value
+    # never hold a database transaction (on SQLite: the write lock) across a call to WeChat
+    session.commit()
     try:
         url = resolver(f"v{code}")
     except Exception as exc:  # WeChat unreachable: print the placeholder now, try again next time

@@ -84,7 +84,7 @@ from wechatpy.replies import create_reply
 from wechatpy.utils import WeChatSigner
 
 from bot.outbox import CLAIM_LEASE
-from bot.wechat_client import HELD_CODES, OfficialAccountClient, delivery_error
+from bot.wechat_client import HELD_CODES, OfficialAccountClient, delivery_error, scene_qr_content
 from core.clock import to_local, utcnow
 from core.config import Settings
 from core.db import is_postgres, read_only, transaction
@@ -532,6 +532,12 @@ def confirm_passive(factory: sessionmaker[Session], outbox_ids: list[int], clock
 
 def install(app: FastAPI, settings: Settings) -> None:
     app.include_router(WeChatWebhook(settings).routes())
+
+    def qr_content(scene: str) -> str:
+        # the container exists once the app has started; cards are only drawn after that
+        return scene_qr_content(OfficialAccountClient(settings, app.state.container.session_factory), scene)
+
+    app.state.wechat_qr_url = qr_content
 
 
 # --------------------------------------------------------------------------- the outbox channel

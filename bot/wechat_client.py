@@ -221,10 +221,18 @@ def menu_definition(menu: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
     return {"button": [button(*item) for item in menu]}
 
 
+def _permanent_qrcode(client: WeChatClient, scene: str) -> dict[str, Any]:
+    return client.qrcode.create(  # type: ignore[no-any-return]
+        {"action_name": "QR_LIMIT_STR_SCENE", "action_info": {"scene": {"scene_str": scene}}}
+    )
+
+
 def village_qrcode(client: WeChatClient, village_code: str) -> str:
     """A permanent parametric QR code for a village's notice board: scanning it follows the account
     and binds the village (``qrscene_v<code>``). Returns the image URL."""
-    result = client.qrcode.create(
-        {"action_name": "QR_LIMIT_STR_SCENE", "action_info": {"scene": {"scene_str": f"v{village_code}"}}}
-    )
-    return str(client.qrcode.get_url(result["ticket"]))
+    return str(client.qrcode.get_url(_permanent_qrcode(client, f"v{village_code}")["ticket"]))
+
+
+def scene_qr_content(client: WeChatClient, scene: str) -> str:
+    """What the permanent QR code for ``scene`` encodes, so the village card can draw it locally."""
+    return str(_permanent_qrcode(client, scene)["url"])

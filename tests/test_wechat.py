@@ -626,3 +626,18 @@ def test_cli_installs_the_menu_and_prints_village_qr_codes(bed, monkeypatch):  #
         assert runner.invoke(app, ["wechat", "qrcode", "nope"]).exit_code == 1
     finally:
         get_settings.cache_clear()
+
+
+def test_village_card_carries_the_real_wechat_qr_code(bed):  # type: ignore[no-untyped-def]
+    from admin.cards import card_data
+    from core.models import Village
+
+    resolver = bed.client.app.state.wechat_qr_url
+    with bed.container.session_factory() as s:
+        village = s.scalar(select(Village).where(Village.code == "zl01"))
+        card = card_data(s, bed.container.settings, village, now=bed.container.router.clock(), wechat=resolver)
+        s.commit()
+    codes = [q for q in card.qrs if "weixin" in q.url]
+    assert codes and codes[0].url == "http://weixin.qq.com/q/x" and not codes[0].placeholder
+    scene = next(c.body for c in bed.api.calls if c.path.endswith("/qrcode/create"))
+    assert scene["action_info"]["scene"]["scene_str"] == "vzl01"
