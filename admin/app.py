@@ -15,8 +15,11 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from admin.auth import LoginRequired
 from admin.container import Container, build
@@ -25,6 +28,51 @@ from core.config import Settings, get_settings
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+DB_DOWN = "服务暂时不可用，消息没有保存，请稍后重发。"
+#: The console's pages: no framing (clickjacking), nothing but our own scripts, forms and styles
+#: (the templates use a few inline style attributes, never inline scripts).
+CONSOLE_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
+)
+
+
+def serve_app() -> FastAPI:
+    """The app as each uvicorn worker process builds it (``villagelaw serve`` with WEB_WORKERS > 1)."""
+    from core.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)
+
+
+class SecurityHeaders:
+    """Headers on every response; the console's pages (personal data) also refuse framing and caching."""
+
+    def __init__(self, app: ASGIApp, *, https: bool) -> None:
+        self.app = app
+        self.https = https
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        console = scope["path"].startswith("/admin")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("Referrer-Policy", "same-origin")
+                if console:
+                    headers.setdefault("X-Frame-Options", "DENY")
+                    headers.setdefault("Content-Security-Policy", CONSOLE_CSP)
+                    headers.setdefault("Cache-Control", "no-store")
+                if self.https:
+                    headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:
@@ -58,6 +106,8 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.state.settings = settings
     #: (container) -> async context manager, added by channels that run something of their own
     app.state.channel_lifespans = []
+    # The session cookie: signed, HttpOnly, SameSite=strict, Secure with COOKIE_SECURE, and sent
+    # to the console's paths only.
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,
@@ -65,7 +115,9 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         same_site="strict",
         https_only=settings.cookie_secure,
         max_age=8 * 3600,
+        path="/admin",
     )
+    app.add_middleware(SecurityHeaders, https=settings.cookie_secure)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     from admin import console, duty, kb_pages
@@ -106,9 +158,10 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(DBAPIError)
+    @app.exception_handler(PoolTimeout)
     async def _db_down(request: Request, exc: Exception) -> JSONResponse:
         log.warning("database unavailable: %s", type(exc).__name__)
-        return JSONResponse({"error": "服务暂时不可用，消息没有保存，请稍后重发。"}, status_code=503)
+        return JSONResponse({"error": DB_DOWN}, status_code=503, headers={"Retry-After": "5"})
 
     return app
 

@@ -58,7 +58,8 @@ def build(
     classifier: IntentClassifier | None = None,
     engine: Engine | None = None,
 ) -> Container:
-    engine = engine or make_engine(settings.database_url)
+    pool = {} if settings.is_sqlite else {"pool_size": settings.db_pool_size, "max_overflow": settings.db_max_overflow}
+    engine = engine or make_engine(settings.database_url, connect_timeout=settings.db_connect_timeout_seconds, **pool)
     factory = make_session_factory(engine)
     retriever = KnowledgeRetriever(factory)
     services = Services(classifier=classifier or live_classifier(settings, factory), retriever=retriever)

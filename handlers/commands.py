@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 
 from core.messages import OutgoingMessage
-from handlers import answer, duty, handoff, lawyer, legal_aid, onboarding, schedule, texts
+from handlers import answer, duty, handoff, lawyer, legal_aid, onboarding, privacy, schedule, texts
 from handlers.context import Context
 
 Command = Callable[[Context, str], list[OutgoingMessage]]
@@ -32,6 +32,9 @@ ALIASES = {
     "取消提醒": "remind off",
     "关闭提醒": "remind off",
     "坐班提醒": "remind",
+    "删除我的信息": "forget",
+    "删除我的数据": "forget",
+    "删除我的记录": "forget",
 }
 PREFIX_ALIASES = {"绑定": "bind"}
 LAWYER_ONLY = frozenset({"tickets", "reply", "close", "unbind", "duty", "done"})
@@ -109,6 +112,7 @@ COMMANDS: dict[str, Command] = {
     "duty": duty.list_duty,
     "done": duty.done,
     "remind": duty.remind,
+    "forget": privacy.forget,
 }
 
 

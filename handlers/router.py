@@ -7,11 +7,15 @@ emergency (safety first, whatever else is going on) → the active flow step →
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import hashlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,11 +28,23 @@ from handlers import commands, flows, onboarding, texts
 from handlers.context import Context, Services
 from handlers.intents import dispatch_intent, is_emergency
 from handlers.notify import buttons_from_json, buttons_to_json, enqueue, release_held
-from nlu.normalize import is_meaningless, normalize
+from nlu.normalize import is_meaningless, normalize, strip_controls
 
 log = logging.getLogger(__name__)
 
 MAX_PROCESSING_ATTEMPTS = 3
+#: Status of a message stored but not processed: its account was over the rate limit.
+THROTTLED = "throttled"
+MAX_ID_CHARS = 128
+MAX_PAYLOAD_CHARS = 200
+
+
+@dataclass(frozen=True)
+class Stored:
+    message_id: int
+    status: str
+    #: False when the message was there already (a redelivery).
+    new: bool
 
 
 @dataclass(frozen=True)
@@ -59,15 +75,24 @@ class Router:
         ``push_replies``: the channel cannot answer in the response (Telegram), so replies are
         written to the outbox in the same transaction as the state change.
         """
-        message_id, already_processed = self.store(incoming)
-        if already_processed:
-            return HandleResult(message_id, self.stored_replies(message_id), duplicate=True)
-        return self.process(message_id, push_replies=push_replies)
+        stored = self._store(incoming, push_replies=push_replies)
+        if stored.status == THROTTLED and stored.new:
+            return HandleResult(stored.message_id, [OutgoingMessage(texts.RATE_LIMITED)])
+        if stored.status != "received":
+            return HandleResult(stored.message_id, self.stored_replies(stored.message_id), duplicate=True)
+        return self.process(stored.message_id, push_replies=push_replies)
 
     # ------------------------------------------------------------------ storage
 
     def store(self, incoming: IncomingMessage) -> tuple[int, bool]:
+        """Commit the message; returns its id and whether it is already dealt with (a redelivery,
+        or held back by the rate limit) rather than waiting to be processed."""
+        stored = self._store(incoming, push_replies=False)
+        return stored.message_id, stored.status != "received"
+
+    def _store(self, incoming: IncomingMessage, *, push_replies: bool) -> Stored:
         now = self.clock()
+        incoming = storable(incoming)
         with transaction(self.session_factory) as session:
             account = get_or_create_account(session, incoming, now=now)
             if incoming.message_id is not None:
@@ -79,7 +104,13 @@ class Router:
                     )
                 )
                 if existing is not None:
-                    return existing.id, existing.status != "received"
+                    return Stored(existing.id, existing.status, new=False)
+            previous_inbound = account.last_inbound_at
+            account.last_inbound_at = now
+            # Flushing the account row first takes its row lock (PostgreSQL): two messages of one
+            # account are counted one after the other, so a flood cannot slip past the limit.
+            session.flush()
+            throttled = self._over_rate_limit(session, account, incoming, now=now, previous_inbound=previous_inbound)
             row = Message(
                 account_id=account.id,
                 direction="in",
@@ -89,7 +120,7 @@ class Router:
                 text=incoming.text,
                 payload=incoming.payload,
                 meta=_meta(incoming),
-                status="received",
+                status=THROTTLED if throttled else "received",
                 created_at=now,
             )
             try:
@@ -105,8 +136,7 @@ class Router:
                     )
                 )
                 assert existing is not None
-                return existing.id, existing.status != "received"
-            account.last_inbound_at = now
+                return Stored(existing.id, existing.status, new=False)
             if account.unreachable:
                 # Writing to us proves they can be reached again (a Telegram user who unblocked the bot).
                 account.unreachable = False
@@ -115,7 +145,64 @@ class Router:
             if incoming.display_name and not account.display_name:
                 account.display_name = incoming.display_name[:100]
             session.flush()
-            return row.id, False
+            if throttled:
+                self._answer_throttled(session, account, row, now=now, push_replies=push_replies)
+            return Stored(row.id, row.status, new=True)
+
+    def _over_rate_limit(
+        self,
+        session: Session,
+        account: ChannelAccount,
+        incoming: IncomingMessage,
+        *,
+        now: object,
+        previous_inbound: object,
+    ) -> bool:
+        """A sliding window over the messages already stored: more than the limit of processed
+        messages in the window, and this one is kept but not processed. Lawyers and channel
+        events (unsubscribe) are never limited."""
+        if account.lawyer_id is not None or incoming.kind == Kind.EVENT:
+            return False
+        since = now - dt.timedelta(seconds=self.settings.villager_rate_limit_window_seconds)  # type: ignore[operator]
+        if previous_inbound is None or previous_inbound < since:  # type: ignore[operator]
+            return False  # nothing in the window: skip the count, the common case
+        recent = session.scalar(
+            select(func.count(Message.id)).where(
+                Message.account_id == account.id,
+                Message.direction == "in",
+                Message.created_at > since,
+                Message.status != THROTTLED,
+            )
+        )
+        return (recent or 0) >= self.settings.villager_rate_limit_messages
+
+    def _answer_throttled(
+        self, session: Session, account: ChannelAccount, row: Message, *, now: object, push_replies: bool
+    ) -> None:
+        notice = OutgoingMessage(texts.RATE_LIMITED)
+        session.add(
+            Message(
+                account_id=account.id,
+                direction="out",
+                channel=row.channel,
+                kind="text",
+                text=notice.text,
+                status="sent",
+                in_reply_to_id=row.id,
+                created_at=now,
+            )
+        )
+        if push_replies:
+            # One notice per account and window, however many messages the flood holds.
+            window = int(now.timestamp() // self.settings.villager_rate_limit_window_seconds)  # type: ignore[attr-defined]
+            enqueue(
+                session,
+                account=account,
+                message=notice,
+                purpose="reply",
+                dedup_key=f"throttled:{account.id}:{window}",
+                now=now,  # type: ignore[arg-type]
+            )
 
     def stored_replies(self, message_id: int) -> list[OutgoingMessage]:
         with transaction(self.session_factory) as session:
@@ -142,6 +229,9 @@ class Router:
                     return HandleResult(message_id, self._replies_in(session, message_id), duplicate=True)
                 ctx = self._context(session, inbound, now)
                 replies = dispatch(ctx)
+                if self.settings.test_processing_delay_seconds:
+                    # Tests only: a process killed now dies mid-transaction, its work uncommitted.
+                    time.sleep(self.settings.test_processing_delay_seconds)
                 self._record(ctx, replies, push_replies=push_replies)
                 return HandleResult(message_id, replies)
         except Exception as exc:
@@ -232,6 +322,27 @@ class Router:
             select(Message).where(Message.in_reply_to_id == message_id, Message.direction == "out").order_by(Message.id)
         ).all()
         return [OutgoingMessage(r.text, buttons_from_json(r.buttons)) for r in rows]
+
+
+def storable(incoming: IncomingMessage) -> IncomingMessage:
+    """What the database can hold: PostgreSQL refuses NUL characters and over-long strings, and
+    a message it refuses would be refused again on every redelivery."""
+
+    def bounded(value: str | None, limit: int) -> str | None:
+        if value is None or len(value) <= limit:
+            return value
+        return "sha256:" + hashlib.sha256(value.encode()).hexdigest()  # still unique, still stable
+
+    return dataclasses.replace(
+        incoming,
+        user_id=bounded(strip_controls(incoming.user_id), MAX_ID_CHARS) or "",
+        message_id=bounded(incoming.message_id and strip_controls(incoming.message_id), MAX_ID_CHARS),
+        text=strip_controls(incoming.text),
+        payload=incoming.payload and strip_controls(incoming.payload)[:MAX_PAYLOAD_CHARS],
+        display_name=incoming.display_name and strip_controls(incoming.display_name)[:100],
+        reply_to=incoming.reply_to and strip_controls(incoming.reply_to)[:MAX_ID_CHARS],
+        attachment=incoming.attachment and strip_controls(incoming.attachment)[:1000],
+    )
 
 
 def _meta(incoming: IncomingMessage) -> dict[str, str] | None:

@@ -131,8 +131,14 @@ def test_township_clerk_cannot_edit(seeded):  # type: ignore[no-untyped-def]
 
     with transaction(seeded.session_factory) as s:
         township = s.scalar(select(Township))
-        s.add(AdminUser(username="clerk", password_hash=hash_password("pw-clerk-123"), role="township_clerk",
-                        township_id=township.id))
+        s.add(
+            AdminUser(
+                username="clerk",
+                password_hash=hash_password("pw-clerk-123"),
+                role="township_clerk",
+                township_id=township.id,
+            )
+        )
     client = logged_in_client(seeded, "clerk", "pw-clerk-123")
     _page, token = _form(client, "land-transfer-written-contract")
     assert client.post("/admin/kb/save", data=_fields(csrf=token)).status_code == 403

@@ -45,7 +45,9 @@ def pushed(container, user: str) -> list[str]:  # type: ignore[no-untyped-def]
 def bind_lawyer(container, chat: Chat, name: str) -> Lawyer:  # type: ignore[no-untyped-def]
     with transaction(container.session_factory) as s:
         lawyer = s.scalar(select(Lawyer).where(Lawyer.name == name))
-        code = roster.issue_bind_code(s, settings=container.settings, lawyer=lawyer, now=container.router.clock(), actor="test").code
+        code = roster.issue_bind_code(
+            s, settings=container.settings, lawyer=lawyer, now=container.router.clock(), actor="test"
+        ).code
     chat.say(f"/bind {code}")
     assert "绑定成功" in chat.text
     return lawyer
@@ -82,7 +84,10 @@ def test_villager_to_lawyer_and_back_end_to_end(seeded):  # type: ignore[no-unty
     with seeded.session_factory() as s:
         ticket = s.scalar(select(Ticket).where(Ticket.code == "T-0001"))
         assert ticket.status == "closed" and ticket.rating == 5 and ticket.rating_comment == "律师很耐心"
-        actions = [e.action for e in s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id))]
+        actions = [
+            e.action
+            for e in s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id))
+        ]
         assert actions == ["opened", "answered", "follow_up", "closed", "rated", "rating_comment"]
         entry = s.scalar(select(WorkLogEntry).where(WorkLogEntry.ticket_id == ticket.id))
         assert entry.method == "online" and entry.person == "张大爷" and "已答复" in entry.result
@@ -103,7 +108,11 @@ def test_lawyer_answers_by_replying_to_the_notification(seeded):  # type: ignore
     deliver(seeded)
     notification = fake.sent[-1]
     assert "T-0001" in notification.message.text
-    assert [b.payload for b in notification.message.buttons] == ["tk:claim:T-0001", "tk:reply:T-0001", "tk:close:T-0001"]
+    assert [b.payload for b in notification.message.buttons] == [
+        "tk:claim:T-0001",
+        "tk:reply:T-0001",
+        "tk:close:T-0001",
+    ]
     with seeded.session_factory() as s:
         external = s.scalar(select(OutboxMessage.external_message_id).where(OutboxMessage.purpose == "notify"))
     lawyer_chat.say("先把借条找出来，拍照发我。", reply_to=external)
@@ -155,7 +164,10 @@ def test_lawyer_cannot_touch_another_villages_ticket(seeded):  # type: ignore[no
     other.say(payload="tk:claim:T-0001")
     assert "无权限" in other.text
     with seeded.session_factory() as s:
-        assert s.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "ticket_access_denied")) == 3
+        assert (
+            s.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "ticket_access_denied"))
+            == 3
+        )
         assert s.scalar(select(Ticket.status)) == "open"
     other.say("/tickets")
     assert "T-0001" not in other.text

@@ -60,8 +60,15 @@ def browser_page() -> Iterator[object]:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run", "--disable-quic"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
         )
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -86,6 +93,8 @@ def logged_in_client(container: Container, username: str = "admin", password: st
     client = TestClient(create_app(container.settings, container=container), raise_server_exceptions=False)
     client.__enter__()
     token = csrf_of(client.get("/admin/login").text)
-    r = client.post("/admin/login", data={"username": username, "password": password, "csrf": token}, follow_redirects=False)
+    r = client.post(
+        "/admin/login", data={"username": username, "password": password, "csrf": token}, follow_redirects=False
+    )
     assert r.status_code == 303, r.text
     return client
