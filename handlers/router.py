@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -37,6 +38,8 @@ MAX_PROCESSING_ATTEMPTS = 3
 THROTTLED = "throttled"
 MAX_ID_CHARS = 128
 MAX_PAYLOAD_CHARS = 200
+#: Namespace of the per-account advisory locks taken while processing (PostgreSQL).
+ACCOUNT_LOCK_SPACE = 7301
 
 
 @dataclass(frozen=True)
@@ -240,6 +243,14 @@ class Router:
             return HandleResult(message_id, [OutgoingMessage(texts.PROCESSING_ERROR)])
 
     def _context(self, session: Session, inbound: Message, now: object) -> Context:
+        if is_postgres(session):
+            # One message of an account at a time: two quick taps must not both read the same flow
+            # step (or both create the conversation). An advisory lock, not a row lock, so that
+            # storing the account's next message does not wait for this one to be processed.
+            session.execute(
+                sql_text("SELECT pg_advisory_xact_lock(:space, :key)"),
+                {"space": ACCOUNT_LOCK_SPACE, "key": inbound.account_id % 2_147_483_647},
+            )
         account = session.get(ChannelAccount, inbound.account_id)
         assert account is not None
         conversation = session.scalar(select(Conversation).where(Conversation.account_id == account.id))
