@@ -14,8 +14,8 @@ from core.logs import PersonalDataFilter, configure_logging, mask
 from core.models import (
     AuditEvent,
     ChannelAccount,
-    LegalAidCheck,
     Lawyer,
+    LegalAidCheck,
     Message,
     OutboxMessage,
     Ticket,

@@ -122,7 +122,10 @@ def test_a_flood_is_stored_but_only_the_limit_is_processed(seeded, clock):  # ty
     assert all(a[0].text == texts.RATE_LIMITED for a in answers[limit:])
     assert all(a[0].text != texts.RATE_LIMITED for a in answers[:limit])
     with seeded.session_factory() as s:  # limited messages were not classified or answered from the KB
-        assert s.scalar(select(func.count(Message.id)).where(Message.status == THROTTLED, Message.intent.is_not(None))) == 0
+        assert (
+            s.scalar(select(func.count(Message.id)).where(Message.status == THROTTLED, Message.intent.is_not(None)))
+            == 0
+        )
     # a redelivery of a limited message gets the same notice, and is still not processed
     with seeded.session_factory() as s:
         limited_id = s.scalar(select(Message.external_id).where(Message.status == THROTTLED).limit(1))
