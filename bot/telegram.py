@@ -484,7 +484,12 @@ def webhook_routes(settings: Settings) -> APIRouter:
             update = Update.de_json(json.loads(body), channel.application.bot)
         except Exception:
             raise HTTPException(400, "not a Telegram update") from None
-        await channel.feed(update)
+        try:
+            await channel.feed(update)
+        except (TypeError, ValueError, AttributeError):
+            # Well-formed JSON with the wrong types (a text that is a number …): it would fail
+            # the same way on every redelivery. Database errors still answer 503 (redeliver).
+            raise HTTPException(400, "not a Telegram update") from None
         return Response(status_code=200)
 
     return router

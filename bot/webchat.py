@@ -108,7 +108,7 @@ async def post_message(request: Request) -> JSONResponse:
 def poll_messages(
     request: Request,
     user_id: str = Query(..., min_length=1, max_length=64),
-    after: int = Query(0, ge=0),
+    after: int = Query(0, ge=0, le=2**63 - 1),  # a BIGINT: a larger number is a bad request, not a 503
 ) -> JSONResponse:
     """Messages for this visitor from other people (lawyer answers, reminders) since ``after``."""
     if not USER_ID_RE.match(user_id):

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from core.messages import OutgoingMessage
 from handlers import answer, duty, handoff, lawyer, legal_aid, onboarding, privacy, schedule, texts
 from handlers.context import Context
+from handlers.ids import parse_id
 
 Command = Callable[[Context, str], list[OutgoingMessage]]
 
@@ -138,8 +139,9 @@ def on_payload(ctx: Context, payload: str) -> list[OutgoingMessage]:
         return duty.on_button(ctx, rest)
     if prefix == "rate":
         code, _, score = rest.partition(":")
-        if score.isdigit():
-            return handoff.on_rate(ctx, code, int(score))
+        rating = parse_id(score)
+        if rating is not None:
+            return handoff.on_rate(ctx, code, rating)
     return [OutgoingMessage(texts.UNKNOWN_COMMAND)]
 
 
