@@ -85,8 +85,9 @@ def serve(
     the scheduler takes a lease)."""
     import uvicorn
 
-    from admin.app import create_app
+    from admin.app import create_app, limit_malloc_arenas
 
+    limit_malloc_arenas()
     _configure_logging()
     settings = get_settings()
     if telegram_polling:

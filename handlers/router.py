@@ -15,10 +15,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, insert, select
 from sqlalchemy import text as sql_text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from core.clock import utcnow
 from core.config import Settings
@@ -94,52 +95,31 @@ class Router:
         return stored.message_id, stored.status != "received"
 
     def _store(self, incoming: IncomingMessage, *, push_replies: bool) -> Stored:
+        """Four statements in the common case: lock the account, (count its recent messages),
+        insert the message unless its id is known, note the time it wrote."""
         now = self.clock()
         incoming = storable(incoming)
         with transaction(self.session_factory) as session:
-            account = get_or_create_account(session, incoming, now=now)
-            if incoming.message_id is not None:
-                existing = session.scalar(
-                    select(Message).where(
-                        Message.channel == incoming.channel,
-                        Message.external_id == incoming.message_id,
-                        Message.direction == "in",
-                    )
-                )
-                if existing is not None:
-                    return Stored(existing.id, existing.status, new=False)
+            # The account's row lock (PostgreSQL) puts two messages of one account one after the
+            # other here, so a flood cannot slip past the rate limit between count and insert.
+            account = session.scalar(_account_query(incoming).with_for_update(key_share=True))
+            if account is None:
+                account = get_or_create_account(session, incoming, now=now)
             previous_inbound = account.last_inbound_at
-            account.last_inbound_at = now
-            # Flushing the account row first takes its row lock (PostgreSQL): two messages of one
-            # account are counted one after the other, so a flood cannot slip past the limit.
-            session.flush()
             throttled = self._over_rate_limit(session, account, incoming, now=now, previous_inbound=previous_inbound)
-            row = Message(
-                account_id=account.id,
-                direction="in",
-                channel=incoming.channel,
-                external_id=incoming.message_id,
-                kind=incoming.kind.value,
-                text=incoming.text,
-                payload=incoming.payload,
-                meta=_meta(incoming),
-                status=THROTTLED if throttled else "received",
-                created_at=now,
-            )
-            try:
-                with session.begin_nested():
-                    session.add(row)
-            except IntegrityError:
-                # The same redelivery raced us; the other request owns processing.
-                existing = session.scalar(
-                    select(Message).where(
+            status = THROTTLED if throttled else "received"
+            message_id = _insert_inbound(session, account_id=account.id, incoming=incoming, status=status, now=now)
+            if message_id is None:  # a redelivery: the first delivery owns processing
+                existing = session.execute(
+                    select(Message.id, Message.status).where(
                         Message.channel == incoming.channel,
                         Message.external_id == incoming.message_id,
                         Message.direction == "in",
                     )
-                )
-                assert existing is not None
+                ).one()
                 return Stored(existing.id, existing.status, new=False)
+            if previous_inbound != now:
+                account.last_inbound_at = now
             if account.unreachable:
                 # Writing to us proves they can be reached again (a Telegram user who unblocked the bot).
                 account.unreachable = False
@@ -147,10 +127,11 @@ class Router:
                 release_held(session, account_id=account.id, now=now)  # type: ignore[arg-type]
             if incoming.display_name and not account.display_name:
                 account.display_name = incoming.display_name[:100]
-            session.flush()
             if throttled:
-                self._answer_throttled(session, account, row, now=now, push_replies=push_replies)
-            return Stored(row.id, row.status, new=True)
+                self._answer_throttled(
+                    session, account, message_id, channel=incoming.channel, now=now, push_replies=push_replies
+                )
+            return Stored(message_id, status, new=True)
 
     def _over_rate_limit(
         self,
@@ -180,18 +161,25 @@ class Router:
         return (recent or 0) >= self.settings.villager_rate_limit_messages
 
     def _answer_throttled(
-        self, session: Session, account: ChannelAccount, row: Message, *, now: object, push_replies: bool
+        self,
+        session: Session,
+        account: ChannelAccount,
+        message_id: int,
+        *,
+        channel: str,
+        now: object,
+        push_replies: bool,
     ) -> None:
         notice = OutgoingMessage(texts.RATE_LIMITED)
         session.add(
             Message(
                 account_id=account.id,
                 direction="out",
-                channel=row.channel,
+                channel=channel,
                 kind="text",
                 text=notice.text,
                 status="sent",
-                in_reply_to_id=row.id,
+                in_reply_to_id=message_id,
                 created_at=now,
             )
         )
@@ -251,9 +239,13 @@ class Router:
                 sql_text("SELECT pg_advisory_xact_lock(:space, :key)"),
                 {"space": ACCOUNT_LOCK_SPACE, "key": inbound.account_id % 2_147_483_647},
             )
-        account = session.get(ChannelAccount, inbound.account_id)
-        assert account is not None
-        conversation = session.scalar(select(Conversation).where(Conversation.account_id == account.id))
+        # The account, its villager and its conversation in one query.
+        account, conversation = session.execute(
+            select(ChannelAccount, Conversation)
+            .outerjoin(Conversation, Conversation.account_id == ChannelAccount.id)
+            .options(joinedload(ChannelAccount.villager))
+            .where(ChannelAccount.id == inbound.account_id)
+        ).one()
         if conversation is None:
             conversation = Conversation(account_id=account.id, data={})
             session.add(conversation)
@@ -361,10 +353,47 @@ def _meta(incoming: IncomingMessage) -> dict[str, str] | None:
     return {k: v for k, v in meta.items() if v} or None
 
 
-def get_or_create_account(session: Session, incoming: IncomingMessage, *, now: object) -> ChannelAccount:
-    lookup = select(ChannelAccount).where(
+def _account_query(incoming: IncomingMessage) -> Select[tuple[ChannelAccount]]:
+    return select(ChannelAccount).where(
         ChannelAccount.channel == incoming.channel, ChannelAccount.external_id == incoming.user_id
     )
+
+
+#: The predicate of the partial unique index uq_messages_inbound_external (core/models.py).
+INBOUND_WITH_ID = sql_text("direction = 'in' AND external_id IS NOT NULL")
+
+
+def _insert_inbound(
+    session: Session, *, account_id: int, incoming: IncomingMessage, status: str, now: object
+) -> int | None:
+    """Insert the inbound row; None when the channel's id for it is already stored (a redelivery).
+    ON CONFLICT DO NOTHING answers both the check and the race in one statement."""
+    values = {
+        "account_id": account_id,
+        "direction": "in",
+        "channel": incoming.channel,
+        "external_id": incoming.message_id,
+        "kind": incoming.kind.value,
+        "text": incoming.text,
+        "payload": incoming.payload,
+        "meta": _meta(incoming),
+        "status": status,
+        "created_at": now,
+    }
+    if incoming.message_id is None:
+        return session.scalar(insert(Message).values(**values).returning(Message.id))
+    dialect_insert = postgresql.insert if is_postgres(session) else sqlite.insert
+    statement = (
+        dialect_insert(Message)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["channel", "external_id"], index_where=INBOUND_WITH_ID)
+        .returning(Message.id)
+    )
+    return session.scalar(statement)
+
+
+def get_or_create_account(session: Session, incoming: IncomingMessage, *, now: object) -> ChannelAccount:
+    lookup = _account_query(incoming)
     account = session.scalar(lookup)
     if account is not None:
         return account

@@ -19,6 +19,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from core.ports import IntentResult, IntentScore
+from nlu.fastpath import Linear, TfidfRow, softmax
 from nlu.features import tokens, warm_up
 from nlu.normalize import normalize, strip_salutation
 from nlu.training_data import Example, fingerprint, load_training_examples
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 
 MODEL_VERSION = "tfidf-lr-5"
 RANKING_SIZE = 5
+#: Sentences the fast scoring path is checked on against scikit-learn when a model is loaded.
+CHECK_TEXTS = ("老板欠我三个月工钱不给", "离婚了孩子归谁", "你好", "邻居占了我家草场怎么办", "zzz 123")
 
 
 def prepare(text: str) -> str:
@@ -83,12 +86,15 @@ class EmbeddedClassifier:
     def __init__(self, model: TrainedModel) -> None:
         self.trained = model
         self.labels = np.array(model.labels)
+        words = TfidfRow(model.word_vectorizer)
+        chars = TfidfRow(model.char_vectorizer, offset=words.width)
+        self.linear = Linear(model.model, [words, chars], check_texts=[prepare(t) for t in CHECK_TEXTS])
 
     def parse(self, text: str) -> IntentResult:
         clean = prepare(text)
         if not clean:
             return IntentResult("out_of_scope", 0.0, (), "embedded")
-        probs = self.trained.model.predict_proba(self.trained.features([clean]))[0]
+        probs = softmax(self.linear.decision(clean))  # = model.predict_proba(features([clean]))[0]
         order = np.argsort(-probs)[:RANKING_SIZE]
         ranking = tuple(IntentScore(str(self.labels[i]), float(probs[i])) for i in order)
         return IntentResult(ranking[0].intent, ranking[0].confidence, ranking, "embedded")
