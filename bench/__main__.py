@@ -7,7 +7,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ["nlu", "retrieval", "scheduler"]
+BENCHMARKS = ["nlu", "retrieval", "scheduler", "scale", "load", "fuzz"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -245,7 +245,7 @@ class Server:
             "WEB_WORKERS": str(WORKERS),
             "LOG_LEVEL": "WARNING",
             "RUN_BACKGROUND_WORKERS": "true",
-            "DB_POOL_SIZE": "12",
+            "DB_POOL_SIZE": "6",
             "DB_MAX_OVERFLOW": "8",
         }
         if wechat:

@@ -36,7 +36,11 @@ class Settings(BaseSettings):
     web_workers: int = Field(
         1, ge=1, le=16, description="Worker processes `villagelaw serve` starts (one per core under load)"
     )
-    db_pool_size: int = Field(10, ge=1, description="PostgreSQL connections each process keeps open")
+    db_pool_size: int = Field(
+        10,
+        ge=1,
+        description="PostgreSQL connections each process keeps open; also how many requests do database work at once",
+    )
     db_max_overflow: int = Field(10, ge=0, description="Extra PostgreSQL connections a process may open at peaks")
     db_connect_timeout_seconds: int = Field(
         5, ge=1, description="Give up connecting to PostgreSQL after this (health checks answer degraded)"

@@ -193,3 +193,24 @@ def test_throttled_notice_is_in_the_web_chat_response(seeded):  # type: ignore[n
         ]
     assert all(b.status_code == 200 for b in bodies)
     assert bodies[-1].json()["replies"][0]["text"] == texts.RATE_LIMITED
+
+
+def test_web_chat_reads_no_more_than_its_limit(seeded):  # type: ignore[no-untyped-def]
+    from bot.webchat import MAX_BODY_BYTES
+
+    sent = 0
+
+    def endless():  # type: ignore[no-untyped-def]
+        nonlocal sent
+        while sent < 50 * MAX_BODY_BYTES:  # a client that never stops, without a Content-Length
+            sent += 16 * 1024
+            yield b"x" * (16 * 1024)
+
+    with TestClient(create_app(seeded.settings, container=seeded)) as client:
+        streamed = client.post("/api/webchat/messages", content=endless())
+        declared = client.post(
+            "/api/webchat/messages", content=b"{}", headers={"Content-Length": str(MAX_BODY_BYTES + 1)}
+        )
+    assert streamed.status_code == 413 and "太长" in streamed.json()["error"]
+    assert declared.status_code == 413
+    assert _count(seeded, Message) == 0
