@@ -98,14 +98,19 @@ def serve(
     if settings.telegram_polling and settings.web_workers > 1:
         typer.echo("Telegram polling needs one receiver: set WEB_WORKERS=1 (or use the webhook)", err=True)
         raise typer.Exit(1)
-    where = {"host": host or settings.host, "port": port or settings.port}
+    bind_host, bind_port = host or settings.host, port or settings.port
     # log_config=None: uvicorn's loggers propagate to ours, which mask personal data.
     if settings.web_workers > 1:
         uvicorn.run(
-            "admin.app:serve_app", factory=True, workers=settings.web_workers, log_config=None, **where
+            "admin.app:serve_app",
+            factory=True,
+            workers=settings.web_workers,
+            log_config=None,
+            host=bind_host,
+            port=bind_port,
         )  # pragma: no cover
     else:
-        uvicorn.run(create_app(settings), log_config=None, **where)
+        uvicorn.run(create_app(settings), log_config=None, host=bind_host, port=bind_port)
 
 
 @app.command()

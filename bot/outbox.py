@@ -15,6 +15,7 @@ import logging
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
@@ -65,7 +66,7 @@ class OutboxWorker:
         self.batch_size = batch_size
         self.wake = asyncio.Event()
 
-    def due_query(self, now: dt.datetime) -> Select[tuple[OutboxMessage]]:
+    def due_query(self, now: dt.datetime) -> Select[Any]:
         """Rows due now, oldest first, skipping a row while an older one to the same recipient waits."""
         older = aliased(OutboxMessage)
         blocked = (

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.messages import Button, OutgoingMessage
@@ -75,23 +75,23 @@ def forget_account_holder(
         if account not in accounts:
             accounts.append(account)
     account_ids = [a.id for a in accounts]
-    theirs = Ticket.account_id.in_(account_ids)
+    theirs: ColumnElement[bool] = Ticket.account_id.in_(account_ids)
     if villager is not None:
         theirs = theirs | (Ticket.villager_id == villager.id)
     ticket_rows = list(session.scalars(select(Ticket).where(theirs)))
     ticket_ids = [t.id for t in ticket_rows]
 
-    about_them = Message.account_id.in_(account_ids)
+    about_them: ColumnElement[bool] = Message.account_id.in_(account_ids)
     if ticket_ids:
         about_them = or_(about_them, Message.ticket_id.in_(ticket_ids))
-    blanked = session.execute(
+    blanked: int = session.execute(  # type: ignore[attr-defined]
         update(Message)
         .where(about_them, Message.id != (keep_message_id or 0))
         .values(text="", payload=None, buttons=None, meta=None)
         .execution_options(synchronize_session=False)
     ).rowcount
 
-    to_them = OutboxMessage.account_id.in_(account_ids)
+    to_them: ColumnElement[bool] = OutboxMessage.account_id.in_(account_ids)
     if ticket_ids:
         to_them = or_(to_them, OutboxMessage.ticket_id.in_(ticket_ids))
     # Nothing still waiting may go out: it would carry their words (or an empty message).
@@ -115,7 +115,7 @@ def forget_account_holder(
         )
     for ticket in ticket_rows:
         _anonymise_ticket(session, ticket, actor=actor, now=now)
-    entries = WorkLogEntry.ticket_id.in_(ticket_ids) if ticket_ids else None
+    entries: ColumnElement[bool] | None = WorkLogEntry.ticket_id.in_(ticket_ids) if ticket_ids else None
     if villager is not None:
         entries = (
             WorkLogEntry.villager_id == villager.id
@@ -124,9 +124,9 @@ def forget_account_holder(
         )
     if entries is not None:
         for entry in session.scalars(select(WorkLogEntry).where(entries)):
-            ticket = next((t for t in ticket_rows if t.id == entry.ticket_id), None)
+            of_ticket = next((t for t in ticket_rows if t.id == entry.ticket_id), None)
             entry.person = texts.FORGOTTEN
-            entry.content = _topic_line(ticket) if ticket else texts.FORGOTTEN
+            entry.content = _topic_line(of_ticket) if of_ticket else texts.FORGOTTEN
             entry.result = texts.FORGOTTEN if entry.result else None
 
     session.execute(

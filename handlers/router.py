@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Select, func, insert, select
 from sqlalchemy import text as sql_text
@@ -102,7 +103,7 @@ class Router:
         with transaction(self.session_factory) as session:
             # The account's row lock (PostgreSQL) puts two messages of one account one after the
             # other here, so a flood cannot slip past the rate limit between count and insert.
-            account = session.scalar(_account_query(incoming).with_for_update(key_share=True))
+            account: ChannelAccount | None = session.scalar(_account_query(incoming).with_for_update(key_share=True))
             if account is None:
                 account = get_or_create_account(session, incoming, now=now)
             previous_inbound = account.last_inbound_at
@@ -353,7 +354,7 @@ def _meta(incoming: IncomingMessage) -> dict[str, str] | None:
     return {k: v for k, v in meta.items() if v} or None
 
 
-def _account_query(incoming: IncomingMessage) -> Select[tuple[ChannelAccount]]:
+def _account_query(incoming: IncomingMessage) -> Select[Any]:
     return select(ChannelAccount).where(
         ChannelAccount.channel == incoming.channel, ChannelAccount.external_id == incoming.user_id
     )
@@ -394,7 +395,7 @@ def _insert_inbound(
 
 def get_or_create_account(session: Session, incoming: IncomingMessage, *, now: object) -> ChannelAccount:
     lookup = _account_query(incoming)
-    account = session.scalar(lookup)
+    account: ChannelAccount | None = session.scalar(lookup)
     if account is not None:
         return account
     account = ChannelAccount(
