@@ -1,4 +1,8 @@
-"""Console actions into the audit log: who did what to which record, and when."""
+"""The console's audit trail: who looked at or changed what, and when.
+
+Every knowledge-base edit, every view of a ticket (a villager's words) and every export goes
+through ``audit``; rows are only ever added, never edited, and survive a villager's /forget.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +14,26 @@ from core.clock import utcnow
 from core.models import AdminUser, AuditEvent
 
 
-def record(
+def actor_of(user: AdminUser) -> str:
+    return f"admin:{user.username}"
+
+
+def audit(
     session: Session,
-    user: AdminUser,
+    user: AdminUser | str,
     action: str,
-    target: str,
+    target: str | None = None,
     detail: str | None = None,
     *,
     now: dt.datetime | None = None,
-) -> None:
-    session.add(
-        AuditEvent(
-            at=now or utcnow(), actor=f"admin:{user.username}"[:80], action=action, target=target[:120], detail=detail
-        )
+) -> AuditEvent:
+    """Add one audit row to the request's transaction (it commits with the work it records)."""
+    event = AuditEvent(
+        at=now or utcnow(),
+        actor=actor_of(user) if isinstance(user, AdminUser) else user,
+        action=action,
+        target=target[:120] if target else None,
+        detail=detail,
     )
+    session.add(event)
+    return event

@@ -34,7 +34,8 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from admin import audit, scope
+from admin import scope
+from admin.audit import audit
 from admin.console import db, now_of, render, user_of
 from admin.figures import area_village_ids, count_villages
 from admin.stats_pages import area_choices
@@ -439,7 +440,7 @@ def router(templates: Jinja2Templates) -> APIRouter:
                 body, media = to_png(card, font_path=find_font(settings)), "image/png"
             except FontMissing as exc:
                 raise HTTPException(status_code=503, detail=str(exc)) from None
-        audit.record(session, user, "card_downloaded", village.code, fmt, now=now)
+        audit(session, user, "card_downloaded", village.code, fmt, now=now)
         name = f"card-{village.code}.{fmt}"
         return Response(body, media_type=media, headers={"Content-Disposition": f'inline; filename="{name}"'})
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import sys
 import uuid
 from pathlib import Path
@@ -42,9 +41,9 @@ def _factory():  # type: ignore[no-untyped-def]
 
 
 def _configure_logging() -> None:
-    logging.basicConfig(level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # httpx logs every request URL at INFO, and Telegram's URLs carry the bot token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    from core.logs import configure_logging
+
+    configure_logging(get_settings().log_level)
 
 
 @db_app.command("upgrade")
@@ -81,19 +80,39 @@ def serve(
         bool, typer.Option("--telegram-polling", help="Poll Telegram instead of a webhook")
     ] = False,
 ) -> None:
-    """Serve the web chat, the admin console, webhooks and background workers."""
+    """Serve the web chat, the admin console, webhooks and background workers.
+
+    With WEB_WORKERS > 1 uvicorn starts that many processes, each building the app through
+    ``admin.app:serve_app``; they share the work through the database (the outbox claims rows,
+    the scheduler takes a lease)."""
     import uvicorn
 
-    from admin.app import create_app
+    from admin.app import create_app, limit_malloc_arenas
 
+    limit_malloc_arenas()
     _configure_logging()
     settings = get_settings()
     if telegram_polling:
         settings = settings.model_copy(update={"telegram_polling": True})
-    if telegram_polling and not settings.telegram_enabled:
+    if settings.telegram_polling and not settings.telegram_enabled:
         typer.echo("--telegram-polling needs TELEGRAM_BOT_TOKEN (from @BotFather)", err=True)
         raise typer.Exit(1)
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info")
+    if settings.telegram_polling and settings.web_workers > 1:
+        typer.echo("Telegram polling needs one receiver: set WEB_WORKERS=1 (or use the webhook)", err=True)
+        raise typer.Exit(1)
+    bind_host, bind_port = host or settings.host, port or settings.port
+    # log_config=None: uvicorn's loggers propagate to ours, which mask personal data.
+    if settings.web_workers > 1:
+        uvicorn.run(
+            "admin.app:serve_app",
+            factory=True,
+            workers=settings.web_workers,
+            log_config=None,
+            host=bind_host,
+            port=bind_port,
+        )  # pragma: no cover
+    else:
+        uvicorn.run(create_app(settings), log_config=None, host=bind_host, port=bind_port)
 
 
 @app.command()

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.outbox import OutboxWorker
 from core.config import Settings
-from core.db import make_engine, make_session_factory, read_only
+from core.db import make_engine, make_session_factory, make_side_engine, read_only
 from core.ports import Channel, IntentClassifier
 from handlers.context import Services
 from handlers.router import Router
@@ -58,10 +58,16 @@ def build(
     classifier: IntentClassifier | None = None,
     engine: Engine | None = None,
 ) -> Container:
-    engine = engine or make_engine(settings.database_url)
+    pool = {} if settings.is_sqlite else {"pool_size": settings.db_pool_size, "max_overflow": settings.db_max_overflow}
+    engine = engine or make_engine(settings.database_url, connect_timeout=settings.db_connect_timeout_seconds, **pool)
     factory = make_session_factory(engine)
-    retriever = KnowledgeRetriever(factory)
-    services = Services(classifier=classifier or live_classifier(settings, factory), retriever=retriever)
+    # "Has the knowledge base changed?" is asked in the middle of processing a message, whose
+    # transaction holds a pooled connection: those reads get connections of their own.
+    side = make_session_factory(
+        make_side_engine(settings.database_url, connect_timeout=settings.db_connect_timeout_seconds)
+    )
+    retriever = KnowledgeRetriever(side)
+    services = Services(classifier=classifier or live_classifier(settings, side), retriever=retriever)
     router = Router(session_factory=factory, settings=settings, services=services)
     container = Container(settings, engine, factory, services, router, retriever)
     from bot.webchat import WebchatChannel

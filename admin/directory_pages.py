@@ -12,7 +12,8 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from admin import audit, auth, directory_import, scope, worklog
+from admin import auth, directory_import, scope, worklog
+from admin.audit import audit
 from admin.console import db, flash, render, user_of
 from core.clock import utcnow
 from core.models import AdminUser, Assignment, ChannelAccount, Lawyer, Township, Village
@@ -116,7 +117,7 @@ def router(templates: Jinja2Templates) -> APIRouter:
         auth.check_csrf(request, csrf)
         _require_manager(user)
         lawyer = roster.add_lawyer(session, name=name, firm=firm, phone=phone)
-        audit.record(session, user, "lawyer_added", f"lawyer:{lawyer.id}")
+        audit(session, user, "lawyer_added", f"lawyer:{lawyer.id}")
         flash(request, f"已添加{lawyer.name}律师。")
         return RedirectResponse("/admin/directory", status_code=303)
 
@@ -151,7 +152,7 @@ def router(templates: Jinja2Templates) -> APIRouter:
         except ValueError as exc:  # PolicyError is a ValueError: the message is meant for the admin
             flash(request, f"没有分配：{exc}")
             return RedirectResponse("/admin/directory", status_code=303)
-        audit.record(session, user, "lawyer_assigned", f"lawyer:{lawyer.id}", f"village:{village.code}")
+        audit(session, user, "lawyer_assigned", f"lawyer:{lawyer.id}", f"village:{village.code}")
         flash(request, f"{lawyer.name}律师 → {village.name}。")
         return RedirectResponse("/admin/directory", status_code=303)
 
@@ -170,7 +171,7 @@ def router(templates: Jinja2Templates) -> APIRouter:
         if assignment is None or (allowed is not None and assignment.village_id not in allowed):
             raise HTTPException(status_code=404, detail="没有这个分配")
         assignment.end_date = utcnow().date()
-        audit.record(session, user, "assignment_ended", f"assignment:{assignment.id}")
+        audit(session, user, "assignment_ended", f"assignment:{assignment.id}")
         flash(request, "已结束这项分配（今天为最后一天）。")
         return RedirectResponse("/admin/directory", status_code=303)
 
@@ -236,7 +237,7 @@ def router(templates: Jinja2Templates) -> APIRouter:
             except directory_import.TableError as exc:
                 result.errors.append(directory_import.RowError(0, str(exc)))
         if not result.errors:
-            audit.record(session, user, "directory_imported", kind, f"{result.applied} rows")
+            audit(session, user, "directory_imported", kind, f"{result.applied} rows")
         response = render(
             templates,
             request,
@@ -258,7 +259,7 @@ def router(templates: Jinja2Templates) -> APIRouter:
     ) -> Response:
         target = _village_in_scope(session, user, village)
         content = worklog.build_workbook(session, target, year)
-        audit.record(session, user, "worklog_exported", f"village:{target.code}", str(year))
+        audit(session, user, "worklog_exported", f"village:{target.code}", str(year))
         filename = quote(f"{target.name}-{year}-工作台账.xlsx")
         return Response(
             content,

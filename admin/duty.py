@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from admin import auth, scope
+from admin.audit import audit
 from admin.console import db, flash, render, user_of
 from core.clock import WEEKDAYS, to_local, utcnow
 from core.models import AdminUser, DutyRule, DutySession, Lawyer, Township, Village
@@ -427,6 +428,7 @@ def router(templates: Jinja2Templates) -> APIRouter:
         rules, rows = _compliance_rows(request, session, user, year, mon, _int(county))
         body = compliance.to_xlsx(rows, rules, year=year, month=mon)
         name = f"compliance-{year}-{mon:02d}.xlsx"
+        audit(session, user, "compliance_exported", name, f"county={_int(county)} rows={len(rows)}")
         return Response(
             body,
             media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

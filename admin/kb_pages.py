@@ -18,7 +18,8 @@ from pydantic import ValidationError
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from admin import audit, auth
+from admin import auth
+from admin.audit import audit
 from admin.console import db, flash, render, user_of
 from core.models import AdminUser, KbArticle
 from handlers.answer import article_text
@@ -191,9 +192,7 @@ def router(templates: Jinja2Templates) -> APIRouter:
             return response
         result = kb.save(session, article, author=user.username)
         if result.changed:
-            audit.record(
-                session, user, "kb_article_saved", article.slug, f"version {result.row.version} {article.status}"
-            )
+            audit(session, user, "kb_article_saved", article.slug, f"version {result.row.version} {article.status}")
             state = "已发布" if article.status == "published" else "草稿"
             flash(request, f"已保存“{article.title}”（第{result.row.version}版，{state}）。")
         else:
@@ -243,7 +242,7 @@ def router(templates: Jinja2Templates) -> APIRouter:
         if row is None:
             raise HTTPException(status_code=404, detail="没有这篇文章")
         result = kb.revert(session, row.id, version, author=user.username)
-        audit.record(session, user, "kb_article_reverted", slug, f"to version {version} → {result.row.version}")
+        audit(session, user, "kb_article_reverted", slug, f"to version {version} → {result.row.version}")
         request.app.state.container.retriever.invalidate()
         flash(request, f"已恢复到第{version}版（保存为第{result.row.version}版）。")
         return RedirectResponse(f"/admin/kb/{slug}", status_code=303)
@@ -274,7 +273,7 @@ def router(templates: Jinja2Templates) -> APIRouter:
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
             for row in session.scalars(select(KbArticle).order_by(KbArticle.slug)):
                 zf.writestr(f"{row.intent}/{row.slug}.yml", kb.to_article(row).to_yaml())
-        audit.record(session, user, "kb_exported", "kb")
+        audit(session, user, "kb_exported", "kb")
         buffer.seek(0)
         headers = {"Content-Disposition": "attachment; filename=knowledge_base.zip"}
         return StreamingResponse(buffer, media_type="application/zip", headers=headers)
@@ -294,9 +293,7 @@ def router(templates: Jinja2Templates) -> APIRouter:
         report = kb.ImportReport(errors=errors)
         if not errors:
             report = kb.import_articles(session, articles, author=user.username)
-            audit.record(
-                session, user, "kb_imported", "kb", f"created {len(report.created)} updated {len(report.updated)}"
-            )
+            audit(session, user, "kb_imported", "kb", f"created {len(report.created)} updated {len(report.updated)}")
             request.app.state.container.retriever.invalidate()
         response = page(request, "kb_import.html", user, report=report, files=len(sources))
         response.status_code = 200 if not errors else 422

@@ -22,7 +22,8 @@ from markupsafe import Markup
 from sqlalchemy import and_, desc, exists, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from admin import audit, auth, charts, figures, scope
+from admin import auth, charts, figures, scope
+from admin.audit import audit
 from admin.console import db, flash, now_of, render, user_of
 from admin.kb_pages import EDITORS, INTENT_NAMES
 from core.clock import to_local
@@ -166,7 +167,7 @@ def router(templates: Jinja2Templates) -> APIRouter:
             session, request.app.state.container.settings, period=chosen, area=area, now=now, only=only
         )
         body = figures.to_workbook(result)
-        audit.record(session, user, "stats_exported", table, f"{chosen.key} {area.label}", now=now)
+        audit(session, user, "stats_exported", table, f"{chosen.key} {area.label}", now=now)
         name = f"villagelaw-{table}-{chosen.key}.xlsx"
         return Response(body, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
@@ -198,9 +199,9 @@ def router(templates: Jinja2Templates) -> APIRouter:
         proposed = set(
             session.scalars(select(KbArticle.slug).where(KbArticle.slug.in_([draft_slug(t.id) for t, _ in closed])))
         )
-        viewed = list(dict.fromkeys([t.code for t, _ in closed[:CLOSED_PER_PAGE]] + sorted(answered)[:20]))
+        viewed = list(dict.fromkeys([t.code or "" for t, _ in closed[:CLOSED_PER_PAGE]] + sorted(answered)[:20]))
         if viewed:
-            audit.record(session, user, "tickets_viewed", "kb-gaps", " ".join(str(c) for c in viewed)[:2000], now=now)
+            audit(session, user, "tickets_viewed", "kb-gaps", " ".join(str(c) for c in viewed)[:2000], now=now)
         return render(
             templates,
             request,
@@ -274,7 +275,7 @@ def router(templates: Jinja2Templates) -> APIRouter:
         except ValueError as exc:
             raise HTTPException(status_code=409, detail=str(exc)) from None
         kb.save(session, draft.article, author=user.username, now=now)
-        audit.record(session, user, "kb_draft_proposed", slug, f"from ticket {ticket.code}", now=now)
+        audit(session, user, "kb_draft_proposed", slug, f"from ticket {ticket.code}", now=now)
         notes = ["已根据律师答复生成草稿（未发布），请编辑、核对法律依据并填写审核人后再发布。"]
         if draft.truncated:
             notes.append("律师答复超过300字，已截断。")

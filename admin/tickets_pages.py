@@ -15,7 +15,8 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import ColumnElement, false, select, true
 from sqlalchemy.orm import Session, joinedload
 
-from admin import audit, auth, scope
+from admin import auth, scope
+from admin.audit import audit
 from admin.console import db, flash, render, user_of
 from core.clock import utcnow
 from core.models import AdminUser, Lawyer, Message, Ticket, TicketEvent
@@ -45,7 +46,7 @@ def _ticket(session: Session, user: AdminUser, code: str) -> Ticket:
         .where(Ticket.code == code.upper(), visible(session, user))
     )
     if ticket is None:
-        audit.record(session, user, "ticket_access_denied", code)
+        audit(session, user, "ticket_access_denied", code)
         session.commit()
         raise HTTPException(status_code=404, detail="没有这个工单，或者您无权查看。")
     return ticket
@@ -103,7 +104,7 @@ def router(templates: Jinja2Templates) -> APIRouter:
     @r.get("/{code}", response_class=HTMLResponse)
     def show(request: Request, code: str, user: AdminUser = Depends(user_of), session: Session = Depends(db)):  # type: ignore[no-untyped-def]
         ticket = _ticket(session, user, code)
-        audit.record(session, user, "ticket_viewed", ticket.code or code)
+        audit(session, user, "ticket_viewed", ticket.code or code)
         events = session.scalars(
             select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)
         ).all()
@@ -156,7 +157,7 @@ def router(templates: Jinja2Templates) -> APIRouter:
             now=utcnow(),
             key=f"admin-answer:{uuid.uuid4().hex}",
         )
-        audit.record(session, user, "ticket_answered", ticket.code or code)
+        audit(session, user, "ticket_answered", ticket.code or code)
         flash(request, f"答复已发给村民（{ticket.code}）。")
         return RedirectResponse(f"/admin/tickets/{ticket.code}", status_code=303)
 
@@ -170,7 +171,7 @@ def router(templates: Jinja2Templates) -> APIRouter:
     ) -> RedirectResponse:
         ticket = _act(request, user, session, code, csrf)
         tickets.close(session, ticket, actor=f"admin:{user.username}", now=utcnow())
-        audit.record(session, user, "ticket_closed", ticket.code or code)
+        audit(session, user, "ticket_closed", ticket.code or code)
         flash(request, f"已关闭 {ticket.code}。")
         return RedirectResponse(f"/admin/tickets/{ticket.code}", status_code=303)
 
@@ -189,7 +190,7 @@ def router(templates: Jinja2Templates) -> APIRouter:
         if lawyer is None or ticket.kind == "complaint" or not advises:
             raise HTTPException(status_code=422, detail="只能转给这个村的法律顾问。")
         tickets.assign(session, ticket, lawyer, actor=f"admin:{user.username}", now=utcnow())
-        audit.record(session, user, "ticket_assigned", ticket.code or code, f"lawyer:{lawyer.id}")
+        audit(session, user, "ticket_assigned", ticket.code or code, f"lawyer:{lawyer.id}")
         flash(request, f"{ticket.code} 已转给{lawyer.name}律师。")
         return RedirectResponse(f"/admin/tickets/{ticket.code}", status_code=303)
 

@@ -15,8 +15,6 @@ from core.clock import utcnow
 from core.models import Message
 
 log = logging.getLogger(__name__)
-RECOVERY_AGE = dt.timedelta(seconds=30)
-RECOVERY_INTERVAL = 15.0
 
 
 def start_workers(container: Container, stop: asyncio.Event) -> list[asyncio.Task[None]]:
@@ -36,13 +34,13 @@ def start_workers(container: Container, stop: asyncio.Event) -> list[asyncio.Tas
 
 
 def unprocessed_ids(container: Container, *, now: dt.datetime, limit: int = 100) -> list[int]:
+    # Younger messages are probably being processed right now by the request that stored them.
+    age = dt.timedelta(seconds=container.settings.recovery_age_seconds)
     with container.session_factory() as session:
         return list(
             session.scalars(
                 select(Message.id)
-                .where(
-                    Message.status == "received", Message.direction == "in", Message.created_at <= now - RECOVERY_AGE
-                )
+                .where(Message.status == "received", Message.direction == "in", Message.created_at <= now - age)
                 .order_by(Message.id)
                 .limit(limit)
             )
@@ -67,4 +65,4 @@ async def recovery_loop(container: Container, stop: asyncio.Event) -> None:
         except Exception:
             log.exception("recovery pass failed; retrying")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=RECOVERY_INTERVAL)
+            await asyncio.wait_for(stop.wait(), timeout=container.settings.recovery_interval_seconds)

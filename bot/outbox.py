@@ -16,8 +16,9 @@ import logging
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from core.clock import utcnow
@@ -67,28 +68,30 @@ class OutboxWorker:
         self.batch_size = batch_size
         self.wake = asyncio.Event()
 
+    def due_query(self, now: dt.datetime) -> Select[Any]:
+        """Rows due now, oldest first, skipping a row while an older one to the same recipient waits."""
+        older = aliased(OutboxMessage)
+        blocked = (
+            select(older.id)
+            .where(older.account_id == OutboxMessage.account_id, older.status == "pending", older.id < OutboxMessage.id)
+            .exists()
+        )
+        return (
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.status == "pending",
+                OutboxMessage.next_attempt_at <= now,
+                OutboxMessage.channel.in_(list(self.channels)),
+                ~blocked,
+            )
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(self.batch_size)
+        )
+
     def claim(self) -> list[int]:
         now = self.clock()
-        older = aliased(OutboxMessage)
         with transaction(self.session_factory) as session:
-            blocked = (
-                select(older.id)
-                .where(
-                    older.account_id == OutboxMessage.account_id, older.status == "pending", older.id < OutboxMessage.id
-                )
-                .exists()
-            )
-            query = (
-                select(OutboxMessage)
-                .where(
-                    OutboxMessage.status == "pending",
-                    OutboxMessage.next_attempt_at <= now,
-                    OutboxMessage.channel.in_(list(self.channels)),
-                    ~blocked,
-                )
-                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-                .limit(self.batch_size)
-            )
+            query = self.due_query(now)
             if is_postgres(session):
                 query = query.with_for_update(skip_locked=True, of=OutboxMessage)
             rows = session.scalars(query).all()

@@ -39,6 +39,7 @@ from telegram.constants import ChatMemberStatus, ChatType, InlineKeyboardButtonL
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler, Updater
 
+from bot.limits import read_limited
 from core.config import Settings
 from core.messages import Attachment, Button, IncomingMessage, Kind, OutgoingMessage
 from core.models import ChannelAccount
@@ -453,18 +454,6 @@ async def set_commands(settings: Settings, session_factory: sessionmaker[Session
 # ---------------------------------------------------------------------- the web app
 
 
-async def _read_limited(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise HTTPException(413, "request too large")
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            raise HTTPException(413, "request too large")
-    return bytes(body)
-
-
 def webhook_routes(settings: Settings) -> APIRouter:
     router = APIRouter()
     secret = (settings.telegram_webhook_secret or "").encode()
@@ -475,7 +464,7 @@ def webhook_routes(settings: Settings) -> APIRouter:
         # Without a configured secret nobody can prove to be Telegram: refuse everything.
         if not secret or not hmac.compare_digest(given, secret):
             raise HTTPException(403, "forbidden")
-        body = await _read_limited(request, MAX_BODY_BYTES)
+        body = await read_limited(request, MAX_BODY_BYTES)
         channel = request.app.state.container.channels.get(CHANNEL)
         if not isinstance(channel, TelegramChannel) or not await channel.wait_ready(WEBHOOK_READY_SECONDS):
             raise HTTPException(503, "telegram bot is starting")  # Telegram redelivers later
@@ -484,7 +473,12 @@ def webhook_routes(settings: Settings) -> APIRouter:
             update = Update.de_json(json.loads(body), channel.application.bot)
         except Exception:
             raise HTTPException(400, "not a Telegram update") from None
-        await channel.feed(update)
+        try:
+            await channel.feed(update)
+        except (TypeError, ValueError, AttributeError):
+            # Well-formed JSON with the wrong types (a text that is a number …): it would fail
+            # the same way on every redelivery. Database errors still answer 503 (redeliver).
+            raise HTTPException(400, "not a Telegram update") from None
         return Response(status_code=200)
 
     return router

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
+from bot.limits import read_limited
 from core.messages import IncomingMessage, Kind, OutgoingMessage
 from core.models import ChannelAccount, OutboxMessage
 from core.ports import SendReceipt
@@ -26,6 +27,7 @@ USER_ID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 MAX_BODY_BYTES = 64 * 1024
 MAX_PAYLOAD_CHARS = 64
+TOO_LARGE = "消息太长了（请求超过64KB）。请分几次发送。"
 
 router = APIRouter()
 
@@ -54,7 +56,7 @@ def reply_json(replies: list[OutgoingMessage]) -> dict[str, Any]:
 
 def parse_request(body: bytes, *, max_chars: int) -> IncomingMessage:
     if len(body) > MAX_BODY_BYTES:
-        raise BadRequest(413, "消息太长了（请求超过64KB）。请分几次发送。")
+        raise BadRequest(413, TOO_LARGE)
     try:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -99,7 +101,8 @@ async def post_message(request: Request) -> JSONResponse:
     from starlette.concurrency import run_in_threadpool
 
     container = request.app.state.container
-    incoming = parse_request(await request.body(), max_chars=container.settings.max_message_chars)
+    body = await read_limited(request, MAX_BODY_BYTES, message=TOO_LARGE)
+    incoming = parse_request(body, max_chars=container.settings.max_message_chars)
     result = await run_in_threadpool(container.router.handle, incoming)
     return JSONResponse(reply_json(result.replies))
 
@@ -108,7 +111,7 @@ async def post_message(request: Request) -> JSONResponse:
 def poll_messages(
     request: Request,
     user_id: str = Query(..., min_length=1, max_length=64),
-    after: int = Query(0, ge=0),
+    after: int = Query(0, ge=0, le=2**63 - 1),  # a BIGINT: a larger number is a bad request, not a 503
 ) -> JSONResponse:
     """Messages for this visitor from other people (lawyer answers, reminders) since ``after``."""
     if not USER_ID_RE.match(user_id):

@@ -33,9 +33,35 @@ class Settings(BaseSettings):
     run_background_workers: bool = Field(
         True, description="Run the outbox sender and the scheduler inside the web process"
     )
+    web_workers: int = Field(
+        1, ge=1, le=16, description="Worker processes `villagelaw serve` starts (one per core under load)"
+    )
+    db_pool_size: int = Field(
+        10,
+        ge=1,
+        description="PostgreSQL connections each process keeps open; also how many requests do database work at once",
+    )
+    db_max_overflow: int = Field(10, ge=0, description="Extra PostgreSQL connections a process may open at peaks")
+    db_connect_timeout_seconds: int = Field(
+        5, ge=1, description="Give up connecting to PostgreSQL after this (health checks answer degraded)"
+    )
+    recovery_age_seconds: float = Field(
+        30, description="A message stored this long ago and still unprocessed is processed by the recovery worker"
+    )
+    recovery_interval_seconds: float = Field(15, description="How often the recovery worker looks")
+    test_processing_delay_seconds: float = Field(
+        0,
+        ge=0,
+        description="Tests only: pause this long in the middle of processing each message (crash tests); "
+        "refused in prod",
+    )
 
     # --- conversation
     max_message_chars: int = Field(2000, description="Longest text a villager may send in one message")
+    villager_rate_limit_messages: int = Field(
+        30, ge=1, description="Messages of one villager processed per window; more are stored and answered 'too fast'"
+    )
+    villager_rate_limit_window_seconds: int = Field(60, ge=1, description="The rate limit's sliding window")
     webchat_session_days: int = Field(30, description="How long the web chat page remembers a visitor")
 
     # --- NLU
@@ -148,6 +174,8 @@ class Settings(BaseSettings):
     def _refuse_placeholders_outside_dev(self) -> Settings:
         if self.env != "prod":
             return self
+        if self.test_processing_delay_seconds:
+            raise ValueError("TEST_PROCESSING_DELAY_SECONDS is for tests only and must be 0 in production")
         checked = {
             "SECRET_KEY": self.secret_key,
             "ADMIN_PASSWORD": self.admin_password,

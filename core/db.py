@@ -10,9 +10,14 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, connect_timeout: int = 5, **kwargs: Any) -> Engine:
+    """``connect_timeout`` (PostgreSQL): a database that does not answer makes requests fail fast
+    (503, health degraded) instead of hanging. Statement parameters — villagers' words — are kept
+    out of exception messages, and so out of logs."""
+    kwargs.setdefault("hide_parameters", True)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -21,10 +26,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
-    kwargs.setdefault("pool_timeout", 10)
+    if kwargs.get("poolclass") is not NullPool:
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 20)
+        kwargs.setdefault("pool_pre_ping", True)
+        kwargs.setdefault("pool_timeout", 10)
+    kwargs.setdefault("connect_args", {"connect_timeout": connect_timeout})
     return create_engine(url, **kwargs)
 
 
@@ -51,6 +58,14 @@ def _sqlite_begin_immediate(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN")
     else:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_side_engine(url: str, *, connect_timeout: int = 5) -> Engine:
+    """For the few reads made while a request already holds a pooled connection (has the
+    knowledge base changed?): a connection of its own, never one from the request pool. Taking a
+    second connection from the same pool deadlocks under load: every thread holds one and waits
+    for another."""
+    return make_engine(url, connect_timeout=connect_timeout, poolclass=NullPool)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -270,6 +270,8 @@ class TicketEvent(Base):
     actor: Mapped[str] = mapped_column(String(60))  # villager:12 / lawyer:3 / admin:alice / system
     action: Mapped[str] = mapped_column(String(30))
     detail: Mapped[str | None] = mapped_column(Text)
+    #: The SLA pass's auto-close scan reads each ticket's last event from this index alone.
+    __table_args__ = (Index("ix_ticket_events_ticket_at", "ticket_id", "at"),)
 
 
 # --------------------------------------------------------------------------- duty calendar

@@ -6,8 +6,9 @@ import re
 from collections.abc import Callable
 
 from core.messages import OutgoingMessage
-from handlers import answer, duty, handoff, lawyer, legal_aid, onboarding, schedule, texts
+from handlers import answer, duty, handoff, lawyer, legal_aid, onboarding, privacy, schedule, texts
 from handlers.context import Context
+from handlers.ids import parse_id
 
 Command = Callable[[Context, str], list[OutgoingMessage]]
 
@@ -32,6 +33,9 @@ ALIASES = {
     "取消提醒": "remind off",
     "关闭提醒": "remind off",
     "坐班提醒": "remind",
+    "删除我的信息": "forget",
+    "删除我的数据": "forget",
+    "删除我的记录": "forget",
 }
 PREFIX_ALIASES = {"绑定": "bind"}
 LAWYER_ONLY = frozenset({"tickets", "reply", "close", "unbind", "duty", "done"})
@@ -109,6 +113,7 @@ COMMANDS: dict[str, Command] = {
     "duty": duty.list_duty,
     "done": duty.done,
     "remind": duty.remind,
+    "forget": privacy.forget,
 }
 
 
@@ -134,8 +139,9 @@ def on_payload(ctx: Context, payload: str) -> list[OutgoingMessage]:
         return duty.on_button(ctx, rest)
     if prefix == "rate":
         code, _, score = rest.partition(":")
-        if score.isdigit():
-            return handoff.on_rate(ctx, code, int(score))
+        rating = parse_id(score)
+        if rating is not None:
+            return handoff.on_rate(ctx, code, rating)
     return [OutgoingMessage(texts.UNKNOWN_COMMAND)]
 
 

@@ -15,6 +15,7 @@ from core.messages import Button, OutgoingMessage
 from core.models import DutySession
 from handlers import onboarding, schedule, texts
 from handlers.context import Context
+from handlers.ids import parse_id
 from scheduling import calendar
 from scheduling.reminders import record_buttons
 
@@ -66,7 +67,8 @@ def done(ctx: Context, _arg: str = "") -> list[OutgoingMessage]:
 
 
 def _own_session(ctx: Context, raw_id: str) -> DutySession | None:
-    duty = ctx.session.get(DutySession, int(raw_id)) if raw_id.isdigit() else None
+    ident = parse_id(raw_id)
+    duty = ctx.session.get(DutySession, ident) if ident is not None else None
     if duty is None or duty.lawyer_id != _lawyer_id(ctx):
         return None
     return duty

@@ -91,6 +91,7 @@ def send_answer(ctx: Context, code: str, text: str) -> list[OutgoingMessage]:
     if found.status == "closed":
         return [OutgoingMessage(texts.LAWYER_TICKET_CLOSED.format(code=found.code))]
     tickets.answer(ctx.session, found, text=text, lawyer=_lawyer(ctx), now=ctx.now, key=f"answer:{ctx.inbound.id}")
+    ctx.inbound.ticket_id = found.id  # the answer belongs to the ticket (and goes with it on /forget)
     return [OutgoingMessage(texts.LAWYER_REPLY_SENT.format(code=found.code))]
 
 

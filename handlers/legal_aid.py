@@ -20,6 +20,7 @@ from handlers import answer, handoff, onboarding, texts, tickets
 from handlers import legal_aid_rules as rules
 from handlers import typed_answers as typed
 from handlers.context import Context
+from handlers.ids import parse_id
 from handlers.intents import LEGAL_TOPICS
 from knowledge_base import service as kb
 
@@ -246,8 +247,9 @@ def on_button(ctx: Context, payload: str) -> list[OutgoingMessage]:
     """la:a:<question>:<value>, la:more, la:back, la:again, la:done, la:handover:<check id>."""
     parts = payload.split(":")
     action = parts[1] if len(parts) > 1 else ""
-    if action == "handover" and len(parts) == 3 and parts[2].isdigit():
-        return handover(ctx, int(parts[2]))
+    check_id = parse_id(parts[2]) if action == "handover" and len(parts) == 3 else None
+    if check_id is not None:
+        return handover(ctx, check_id)
     if action == "done":
         return done(ctx)
     if ctx.flow != FLOW or _check(ctx) is None:
@@ -343,7 +345,7 @@ def _keyword(table: tuple[tuple[str, tuple[str, ...]], ...], word: str) -> str |
 
 
 def _coerce(question: str, value: str) -> Any:
-    if question in ("household", "income") and value.isdigit():
+    if question in ("household", "income") and value.isascii() and value.isdigit():
         return int(value)
     return value
 

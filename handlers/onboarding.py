@@ -8,6 +8,7 @@ from core.messages import Button, OutgoingMessage
 from core.models import Village, Villager
 from handlers import directory, texts
 from handlers.context import Context
+from handlers.ids import parse_id
 
 FLOW = "onboarding"
 PREFIX = "ob:"
@@ -48,9 +49,9 @@ def on_button(ctx: Context, payload: str) -> list[OutgoingMessage]:
     """ob:c:<county>, ob:t:<township>, ob:v:<village>, ob:restart."""
     parts = payload.split(":")
     level = parts[1] if len(parts) > 1 else ""
-    if level == "restart" or len(parts) != 3 or not parts[2].isdigit():
+    ident = parse_id(parts[2]) if len(parts) == 3 else None
+    if level == "restart" or ident is None:
         return start(ctx, pending_text=ctx.data.get("pending_text"), intro=texts.ASK_VILLAGE_AGAIN)
-    ident = int(parts[2])
     if ctx.flow != FLOW:
         ctx.enter(FLOW, "choose")
     if level == "c":

@@ -7,14 +7,20 @@ emergency (safety first, whatever else is going on) → the active flow step →
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import hashlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, insert, select
+from sqlalchemy import text as sql_text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from core.clock import utcnow
 from core.config import Settings
@@ -25,12 +31,26 @@ from handlers import commands, flows, onboarding, texts
 from handlers.context import Context, Services
 from handlers.intents import dispatch_intent, is_emergency
 from handlers.notify import buttons_from_json, buttons_to_json, enqueue, release_held
-from nlu.normalize import is_meaningless, normalize
+from nlu.normalize import is_meaningless, normalize, strip_controls
 
 log = logging.getLogger(__name__)
 
 MAX_PROCESSING_ATTEMPTS = 3
+#: Status of a message stored but not processed: its account was over the rate limit.
+THROTTLED = "throttled"
 UNSUBSCRIBE = "evt:unsubscribe"
+MAX_ID_CHARS = 128
+MAX_PAYLOAD_CHARS = 200
+#: Namespace of the per-account advisory locks taken while processing (PostgreSQL).
+ACCOUNT_LOCK_SPACE = 7301
+
+
+@dataclass(frozen=True)
+class Stored:
+    message_id: int
+    status: str
+    #: False when the message was there already (a redelivery).
+    new: bool
 
 
 @dataclass(frozen=True)
@@ -61,54 +81,47 @@ class Router:
         ``push_replies``: the channel cannot answer in the response (Telegram), so replies are
         written to the outbox in the same transaction as the state change.
         """
-        message_id, already_processed = self.store(incoming)
-        if already_processed:
-            return HandleResult(message_id, self.stored_replies(message_id), duplicate=True)
-        return self.process(message_id, push_replies=push_replies)
+        stored = self._store(incoming, push_replies=push_replies)
+        if stored.status == THROTTLED and stored.new:
+            return HandleResult(stored.message_id, [OutgoingMessage(texts.RATE_LIMITED)])
+        if stored.status != "received":
+            return HandleResult(stored.message_id, self.stored_replies(stored.message_id), duplicate=True)
+        return self.process(stored.message_id, push_replies=push_replies)
 
     # ------------------------------------------------------------------ storage
 
     def store(self, incoming: IncomingMessage) -> tuple[int, bool]:
+        """Commit the message; returns its id and whether it is already dealt with (a redelivery,
+        or held back by the rate limit) rather than waiting to be processed."""
+        stored = self._store(incoming, push_replies=False)
+        return stored.message_id, stored.status != "received"
+
+    def _store(self, incoming: IncomingMessage, *, push_replies: bool) -> Stored:
+        """Four statements in the common case: lock the account, (count its recent messages),
+        insert the message unless its id is known, note the time it wrote."""
         now = self.clock()
+        incoming = storable(incoming)
         with transaction(self.session_factory) as session:
-            account = get_or_create_account(session, incoming, now=now)
-            if incoming.message_id is not None:
-                existing = session.scalar(
-                    select(Message).where(
+            # The account's row lock (PostgreSQL) puts two messages of one account one after the
+            # other here, so a flood cannot slip past the rate limit between count and insert.
+            account: ChannelAccount | None = session.scalar(_account_query(incoming).with_for_update(key_share=True))
+            if account is None:
+                account = get_or_create_account(session, incoming, now=now)
+            previous_inbound = account.last_inbound_at
+            throttled = self._over_rate_limit(session, account, incoming, now=now, previous_inbound=previous_inbound)
+            status = THROTTLED if throttled else "received"
+            message_id = _insert_inbound(session, account_id=account.id, incoming=incoming, status=status, now=now)
+            if message_id is None:  # a redelivery: the first delivery owns processing
+                existing = session.execute(
+                    select(Message.id, Message.status).where(
                         Message.channel == incoming.channel,
                         Message.external_id == incoming.message_id,
                         Message.direction == "in",
                     )
-                )
-                if existing is not None:
-                    return existing.id, existing.status != "received"
-            row = Message(
-                account_id=account.id,
-                direction="in",
-                channel=incoming.channel,
-                external_id=incoming.message_id,
-                kind=incoming.kind.value,
-                text=incoming.text,
-                payload=incoming.payload,
-                meta=_meta(incoming),
-                status="received",
-                created_at=now,
-            )
-            try:
-                with session.begin_nested():
-                    session.add(row)
-            except IntegrityError:
-                # The same redelivery raced us; the other request owns processing.
-                existing = session.scalar(
-                    select(Message).where(
-                        Message.channel == incoming.channel,
-                        Message.external_id == incoming.message_id,
-                        Message.direction == "in",
-                    )
-                )
-                assert existing is not None
-                return existing.id, existing.status != "received"
-            account.last_inbound_at = now
+                ).one()
+                return Stored(existing.id, existing.status, new=False)
+            if previous_inbound != now:
+                account.last_inbound_at = now
             if incoming.payload != UNSUBSCRIBE:
                 # Writing to us proves they can be reached again (a Telegram user who unblocked the
                 # bot, a WeChat user back inside the 48-hour window): what was held goes out now.
@@ -117,8 +130,73 @@ class Router:
                 release_held(session, account_id=account.id, now=now)  # type: ignore[arg-type]
             if incoming.display_name and not account.display_name:
                 account.display_name = incoming.display_name[:100]
-            session.flush()
-            return row.id, False
+            if throttled:
+                self._answer_throttled(
+                    session, account, message_id, channel=incoming.channel, now=now, push_replies=push_replies
+                )
+            return Stored(message_id, status, new=True)
+
+    def _over_rate_limit(
+        self,
+        session: Session,
+        account: ChannelAccount,
+        incoming: IncomingMessage,
+        *,
+        now: object,
+        previous_inbound: object,
+    ) -> bool:
+        """A sliding window over the messages already stored: more than the limit of processed
+        messages in the window, and this one is kept but not processed. Lawyers and channel
+        events (unsubscribe) are never limited."""
+        if account.lawyer_id is not None or incoming.kind == Kind.EVENT:
+            return False
+        since = now - dt.timedelta(seconds=self.settings.villager_rate_limit_window_seconds)  # type: ignore[operator]
+        if previous_inbound is None or previous_inbound < since:  # type: ignore[operator]
+            return False  # nothing in the window: skip the count, the common case
+        recent = session.scalar(
+            select(func.count(Message.id)).where(
+                Message.account_id == account.id,
+                Message.direction == "in",
+                Message.created_at > since,
+                Message.status != THROTTLED,
+            )
+        )
+        return (recent or 0) >= self.settings.villager_rate_limit_messages
+
+    def _answer_throttled(
+        self,
+        session: Session,
+        account: ChannelAccount,
+        message_id: int,
+        *,
+        channel: str,
+        now: object,
+        push_replies: bool,
+    ) -> None:
+        notice = OutgoingMessage(texts.RATE_LIMITED)
+        session.add(
+            Message(
+                account_id=account.id,
+                direction="out",
+                channel=channel,
+                kind="text",
+                text=notice.text,
+                status="sent",
+                in_reply_to_id=message_id,
+                created_at=now,
+            )
+        )
+        if push_replies:
+            # One notice per account and window, however many messages the flood holds.
+            window = int(now.timestamp() // self.settings.villager_rate_limit_window_seconds)  # type: ignore[attr-defined]
+            enqueue(
+                session,
+                account=account,
+                message=notice,
+                purpose="reply",
+                dedup_key=f"throttled:{account.id}:{window}",
+                now=now,  # type: ignore[arg-type]
+            )
 
     def stored_replies(self, message_id: int) -> list[OutgoingMessage]:
         with transaction(self.session_factory) as session:
@@ -135,8 +213,7 @@ class Router:
         self, message_id: int, *, push_replies: bool = False, hold_replies_until: dt.datetime | None = None
     ) -> HandleResult:
         """Process a stored message once. ``hold_replies_until``: pushed replies are not due before
-        then, so a channel that may still answer in its HTTP response (a WeChat passive reply) gets
-        the first chance to; later, the outbox worker sends whatever is left."""
+        then (the WeChat adapter may still deliver them in its passive reply)."""
         now = self.clock()
         try:
             with transaction(self.session_factory) as session:
@@ -150,6 +227,9 @@ class Router:
                     return HandleResult(message_id, self._replies_in(session, message_id), duplicate=True)
                 ctx = self._context(session, inbound, now)
                 replies = dispatch(ctx)
+                if self.settings.test_processing_delay_seconds:
+                    # Tests only: a process killed now dies mid-transaction, its work uncommitted.
+                    time.sleep(self.settings.test_processing_delay_seconds)
                 self._record(ctx, replies, push_replies=push_replies, hold_until=hold_replies_until)
                 return HandleResult(message_id, replies)
         except Exception as exc:
@@ -158,9 +238,21 @@ class Router:
             return HandleResult(message_id, [OutgoingMessage(texts.PROCESSING_ERROR)])
 
     def _context(self, session: Session, inbound: Message, now: object) -> Context:
-        account = session.get(ChannelAccount, inbound.account_id)
-        assert account is not None
-        conversation = session.scalar(select(Conversation).where(Conversation.account_id == account.id))
+        if is_postgres(session):
+            # One message of an account at a time: two quick taps must not both read the same flow
+            # step (or both create the conversation). An advisory lock, not a row lock, so that
+            # storing the account's next message does not wait for this one to be processed.
+            session.execute(
+                sql_text("SELECT pg_advisory_xact_lock(:space, :key)"),
+                {"space": ACCOUNT_LOCK_SPACE, "key": inbound.account_id % 2_147_483_647},
+            )
+        # The account, its villager and its conversation in one query.
+        account, conversation = session.execute(
+            select(ChannelAccount, Conversation)
+            .outerjoin(Conversation, Conversation.account_id == ChannelAccount.id)
+            .options(joinedload(ChannelAccount.villager))
+            .where(ChannelAccount.id == inbound.account_id)
+        ).one()
         if conversation is None:
             conversation = Conversation(account_id=account.id, data={})
             session.add(conversation)
@@ -256,16 +348,74 @@ def reply_key(message_id: int, index: int) -> str:
     return f"reply:{message_id}:{index}"
 
 
+def storable(incoming: IncomingMessage) -> IncomingMessage:
+    """What the database can hold: PostgreSQL refuses NUL characters and over-long strings, and
+    a message it refuses would be refused again on every redelivery."""
+
+    def bounded(value: str | None, limit: int) -> str | None:
+        if value is None or len(value) <= limit:
+            return value
+        return "sha256:" + hashlib.sha256(value.encode()).hexdigest()  # still unique, still stable
+
+    return dataclasses.replace(
+        incoming,
+        user_id=bounded(strip_controls(incoming.user_id), MAX_ID_CHARS) or "",
+        message_id=bounded(incoming.message_id and strip_controls(incoming.message_id), MAX_ID_CHARS),
+        text=strip_controls(incoming.text),
+        payload=incoming.payload and strip_controls(incoming.payload)[:MAX_PAYLOAD_CHARS],
+        display_name=incoming.display_name and strip_controls(incoming.display_name)[:100],
+        reply_to=incoming.reply_to and strip_controls(incoming.reply_to)[:MAX_ID_CHARS],
+        attachment=incoming.attachment and strip_controls(incoming.attachment)[:1000],
+    )
+
+
 def _meta(incoming: IncomingMessage) -> dict[str, str] | None:
     meta = {"reply_to": incoming.reply_to, "attachment": incoming.attachment}
     return {k: v for k, v in meta.items() if v} or None
 
 
-def get_or_create_account(session: Session, incoming: IncomingMessage, *, now: object) -> ChannelAccount:
-    lookup = select(ChannelAccount).where(
+def _account_query(incoming: IncomingMessage) -> Select[Any]:
+    return select(ChannelAccount).where(
         ChannelAccount.channel == incoming.channel, ChannelAccount.external_id == incoming.user_id
     )
-    account = session.scalar(lookup)
+
+
+#: The predicate of the partial unique index uq_messages_inbound_external (core/models.py).
+INBOUND_WITH_ID = sql_text("direction = 'in' AND external_id IS NOT NULL")
+
+
+def _insert_inbound(
+    session: Session, *, account_id: int, incoming: IncomingMessage, status: str, now: object
+) -> int | None:
+    """Insert the inbound row; None when the channel's id for it is already stored (a redelivery).
+    ON CONFLICT DO NOTHING answers both the check and the race in one statement."""
+    values = {
+        "account_id": account_id,
+        "direction": "in",
+        "channel": incoming.channel,
+        "external_id": incoming.message_id,
+        "kind": incoming.kind.value,
+        "text": incoming.text,
+        "payload": incoming.payload,
+        "meta": _meta(incoming),
+        "status": status,
+        "created_at": now,
+    }
+    if incoming.message_id is None:
+        return session.scalar(insert(Message).values(**values).returning(Message.id))
+    dialect_insert = postgresql.insert if is_postgres(session) else sqlite.insert
+    statement = (
+        dialect_insert(Message)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["channel", "external_id"], index_where=INBOUND_WITH_ID)
+        .returning(Message.id)
+    )
+    return session.scalar(statement)
+
+
+def get_or_create_account(session: Session, incoming: IncomingMessage, *, now: object) -> ChannelAccount:
+    lookup = _account_query(incoming)
+    account: ChannelAccount | None = session.scalar(lookup)
     if account is not None:
         return account
     account = ChannelAccount(

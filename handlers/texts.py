@@ -27,7 +27,7 @@ HELP = (
     "您可以直接打字说您遇到的事，比如“地被别人占了怎么办”“老板不给工钱”。\n"
     "常用指令：\n"
     "/village 换村\n/lawyer 找律师\n/aid 法律援助自查\n/schedule 律师什么时候来村里\n"
-    "/remind 坐班提醒\n/cancel 退出当前步骤"
+    "/remind 坐班提醒\n/cancel 退出当前步骤\n/forget 删除我的信息"
 )
 CANCELLED = "好的，已退出。有事可以随时再问我。"
 NOTHING_TO_CANCEL = "现在没有进行中的步骤。有事直接说就行。"
@@ -451,3 +451,20 @@ CARD_TELEGRAM = "Telegram 扫码提问"
 CARD_PLACEHOLDER = ("（示例码，不能扫码使用）", "尚未配置{what}")
 CARD_FOOTER = "扫码即可向本村律师咨询，免费。紧急情况请拨打110。"
 CARD_CODE = "村代码 {code}（扫码后自动选好本村）"
+
+# ---- hardening (rate limit, deleting a villager's data)
+
+RATE_LIMITED = "您发得太快了，请稍等再发。刚才的消息已经收到并保存，过一分钟再发新的问题就行。"
+FORGET_CONFIRM = (
+    "确定要删除您的信息吗？\n"
+    "会删除：您发过的所有消息的内容、您的称呼、您选的村、法律援助自查的回答。\n"
+    "您的咨询记录会匿名保留（只留下次数、类别和日期，律师工作台账要用），正在处理的咨询会关闭。\n"
+    "删除后不能恢复。"
+)
+BUTTON_FORGET_YES = "确认删除"
+BUTTON_FORGET_NO = "不删了"
+FORGET_DONE = "已删除您的信息：{messages}条消息的内容已清除，{tickets}件咨询已匿名。以后有问题，直接发消息就行。"
+FORGET_KEPT = "好的，没有删除任何信息。"
+FORGET_LAWYER = "律师账号的信息由司法所管理，请联系司法所办理。"
+FORGET_LAWYER_NOTICE = "【咨询已关闭】{code} 的村民要求删除个人信息，这件咨询已关闭，内容已清除，不用再回复。"
+FORGOTTEN = "（村民已删除）"

@@ -16,6 +16,9 @@ thresholds in Settings keep their meaning as the content grows. Measured with
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -29,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import read_only
 from core.ports import Hit
+from nlu.fastpath import Linear, TfidfRow
 from nlu.features import tokens
 
 K1 = 1.2
@@ -139,9 +143,10 @@ def _paraphrase_model(articles: Sequence[IndexedArticle]) -> Callable[[str], np.
     vectorizer = TfidfVectorizer(analyzer=tokens, sublinear_tf=True)
     model = LinearSVC(C=0.5)
     model.fit(vectorizer.fit_transform(texts), owners)
+    linear = Linear(model, [TfidfRow(vectorizer)], check_texts=texts[:5])
 
     def probabilities(text: str) -> np.ndarray:
-        decision = model.decision_function(vectorizer.transform([text]))[0]
+        decision = linear.decision(text)  # = model.decision_function(vectorizer.transform([text]))[0]
         weights = np.exp((decision - decision.max()) * SOFTMAX_SHARPNESS)
         out = np.zeros(len(articles))
         out[model.classes_] = weights / weights.sum()
@@ -178,6 +183,7 @@ class KnowledgeRetriever:
                 if stamp != self._stamp:
                     self._index = ArticleIndex([indexed(r) for r in service.published(session)])
                     self._stamp = stamp
+                    _release_free_memory()
             self._checked_at = self.clock()
         return self._index
 
@@ -190,6 +196,14 @@ class KnowledgeRetriever:
         limit: int = 3,
     ) -> list[Hit]:
         return self.index().search(text, intent=intent, intent_scores=intent_scores, limit=limit)
+
+
+def _release_free_memory() -> None:
+    """Fitting the models above allocates and frees tens of MB; glibc keeps freed memory in the
+    process unless asked to hand it back, and the serving process has a memory budget."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def indexed(article) -> IndexedArticle:  # type: ignore[no-untyped-def]

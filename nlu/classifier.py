@@ -14,7 +14,7 @@ import logging
 import pickle
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import MultinomialNB
 
 from core.ports import IntentResult, IntentScore
+from nlu.fastpath import Linear, TfidfRow, softmax
 from nlu.features import tokens, warm_up
 from nlu.normalize import normalize, strip_salutation
 from nlu.training_data import Example, fingerprint, load_training_examples
@@ -34,6 +35,8 @@ MODEL_VERSION = "tfidf-lr-nb-7"
 LR_WEIGHT = 0.7
 NB_ALPHA = 0.05
 RANKING_SIZE = 5
+#: Sentences the fast scoring path is checked on against scikit-learn when a model is loaded.
+CHECK_TEXTS = ("老板欠我三个月工钱不给", "离婚了孩子归谁", "你好", "邻居占了我家草场怎么办", "zzz 123")
 
 
 def prepare(text: str) -> str:
@@ -57,18 +60,6 @@ class TrainedModel:
     char_vectorizer: TfidfVectorizer
     model: LogisticRegression
     nb: MultinomialNB
-    _weights: np.ndarray | None = field(default=None, repr=False)
-    _bias: np.ndarray | None = field(default=None, repr=False)
-
-    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        # Both models are linear in the features: one sparse product gives both sets of logits,
-        # without sklearn's per-call input validation (most of the time for a single message).
-        if self._weights is None:
-            self._weights = np.hstack([self.model.coef_.T, self.nb.feature_log_prob_.T])
-            self._bias = np.concatenate([self.model.intercept_, self.nb.class_log_prior_])
-        logits = np.asarray(self.features(texts) @ self._weights) + self._bias
-        k = len(self.labels)
-        return LR_WEIGHT * _softmax(logits[:, :k]) + (1 - LR_WEIGHT) * _softmax(logits[:, k:])
 
     def features(self, texts: Sequence[str]) -> sparse.csr_matrix:
         return sparse.hstack(
@@ -76,9 +67,15 @@ class TrainedModel:
         )
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
+class _BayesAsLinear:
+    """Naive Bayes's joint log-likelihood is linear in the features too (log P(w|c)·x + log P(c)),
+    so the same fast path scores it."""
+
+    def __init__(self, nb: MultinomialNB) -> None:
+        self.coef_ = nb.feature_log_prob_
+        self.intercept_ = nb.class_log_prior_
+        self.classes_ = nb.classes_
+        self.decision_function = nb.predict_joint_log_proba
 
 
 def train(examples: Sequence[Example], *, progress: Callable[[str], None] | None = None) -> TrainedModel:
@@ -111,19 +108,27 @@ class EmbeddedClassifier:
     def __init__(self, model: TrainedModel) -> None:
         self.trained = model
         self.labels = np.array(model.labels)
+        words = TfidfRow(model.word_vectorizer)
+        chars = TfidfRow(model.char_vectorizer, offset=words.width)
+        checks = [prepare(t) for t in CHECK_TEXTS]
+        self.linear = Linear(model.model, [words, chars], check_texts=checks)
+        self.bayes = Linear(_BayesAsLinear(model.nb), [words, chars], check_texts=checks)
+
+    def probabilities(self, clean: str) -> np.ndarray:
+        """= LR_WEIGHT·LR.predict_proba + (1−LR_WEIGHT)·NB.predict_proba for one normalised text."""
+        return LR_WEIGHT * softmax(self.linear.decision(clean)) + (1 - LR_WEIGHT) * softmax(self.bayes.decision(clean))
 
     def parse(self, text: str) -> IntentResult:
         clean = prepare(text)
         if not clean:
             return IntentResult("out_of_scope", 0.0, (), "embedded")
-        probs = self.trained.probabilities([clean])[0]
+        probs = self.probabilities(clean)
         order = np.argsort(-probs)[:RANKING_SIZE]
         ranking = tuple(IntentScore(str(self.labels[i]), float(probs[i])) for i in order)
         return IntentResult(ranking[0].intent, ranking[0].confidence, ranking, "embedded")
 
     def parse_many(self, texts: Sequence[str]) -> list[str]:
-        cleaned = [prepare(t) for t in texts]
-        return list(self.labels[self.trained.probabilities(cleaned).argmax(axis=1)])
+        return [self.parse(t).intent for t in texts]
 
 
 def training_examples(extra: Sequence[Example] = ()) -> list[Example]:

@@ -10,10 +10,11 @@ import logging
 import re
 from functools import lru_cache
 
-import jieba
-
-from nlu.normalize import normalize
+from nlu.normalize import normalize, without_pkg_resources
 from nlu.synonyms import canonical_terms
+
+with without_pkg_resources():
+    import jieba
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -74,11 +75,15 @@ def warm_up() -> None:
     _tokenizer()
 
 
-@lru_cache(maxsize=2048)
-def tokens(text: str, *, ngram: tuple[int, int] = (1, 3)) -> tuple[str, ...]:
-    """Normalised word tokens (prefixed ``w:``) and character n-grams (prefixed ``c:``).
+def tokens(text: str, *, ngram: tuple[int, int] = (1, 3)) -> list[str]:
+    """Normalised word tokens (prefixed ``w:``) and character n-grams (prefixed ``c:``)."""
+    return list(_tokens(text, ngram))
 
-    Cached: the classifier's two vectorizers and retrieval all analyse the same message."""
+
+@lru_cache(maxsize=256)  # only to share the work between the calls for one message
+def _tokens(text: str, ngram: tuple[int, int]) -> tuple[str, ...]:
+    # One message is tokenised four times (the classifier's two vectorisers, retrieval's BM25 and
+    # paraphrase model): segmenting it once is a third of the time spent understanding it.
     text = normalize(text)
     out: list[str] = ["w:" + term for term in canonical_terms(text)]
     for chunk in _KEEP.findall(text):

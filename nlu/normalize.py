@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import sys
 import unicodedata
+from collections.abc import Iterator
 from functools import lru_cache
 
-import zhconv
+
+@contextlib.contextmanager
+def without_pkg_resources() -> Iterator[None]:
+    """zhconv and jieba import the deprecated pkg_resources (10 MB in every serving process) only
+    to open their own data files, and open them directly when it is missing: hide it meanwhile."""
+    if "pkg_resources" in sys.modules:
+        yield
+        return
+    sys.modules["pkg_resources"] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        del sys.modules["pkg_resources"]
+
+
+with without_pkg_resources():
+    import zhconv
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _SPACE = re.compile(r"\s+")

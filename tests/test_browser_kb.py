@@ -15,6 +15,8 @@ def test_editor_publishes_and_web_chat_answers_with_new_text(seeded, db_url):  #
     if not db_url.startswith("sqlite"):
         pytest.skip("one database is enough for the browser walk-through")
     with live_server(seeded) as base, browser_page() as page:
+        blocked: list[str] = []  # the pages must work under their own Content-Security-Policy
+        page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
         page.goto(f"{base}/admin")
         page.fill("input[name=username]", "admin")
         page.fill("input[name=password]", "villagelaw-demo")
@@ -26,7 +28,8 @@ def test_editor_publishes_and_web_chat_answers_with_new_text(seeded, db_url):  #
         page.click("text=把承包地流转（出租）给别人要签合同吗")
         page.fill("#answer", NEW_TEXT)
         page.select_option("#status", "published")
-        page.wait_for_function("document.getElementById('preview').textContent.includes('浏览器测试修改')")
+        # a locator, not a JavaScript string: the console's Content-Security-Policy forbids eval
+        page.locator("#preview", has_text="浏览器测试修改").wait_for()
         screenshot(page, "kb-edit-preview")
         page.click("#save")
         page.wait_for_selector("text=已保存")
@@ -40,3 +43,4 @@ def test_editor_publishes_and_web_chat_answers_with_new_text(seeded, db_url):  #
         page.click("#send")
         page.wait_for_selector(f"text={NEW_TEXT[:12]}")
         screenshot(page, "webchat-answer")
+    assert blocked == []

@@ -1,0 +1,497 @@
+"""Load: the real app (``villagelaw serve``, uvicorn workers, PostgreSQL, the trained intent model
+and the knowledge base) driven by many concurrent villagers through the web chat API — and
+through POST /wechat when bot/wechat.py exists — then checked in the database: every message
+stored once and answered once.
+
+Each villager chooses their village with the buttons (你好 → county → township → village), then
+asks questions taken from the knowledge base's sample questions and the NLU training data; one in
+ten finally asks for the lawyer (a ticket). The generator is one asyncio process (uvloop, bare
+HTTP/1.1 keep-alive connections, one per villager); its own CPU share is printed, since it runs on
+the same two cores as the server and PostgreSQL, and so is what other programs took meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bench import pg
+from bench.stats import check, percentile
+
+ROOT = Path(__file__).resolve().parents[1]
+VILLAGERS = 1000
+MESSAGES_PER_VILLAGER = 20  # 4 to choose the village, then questions: 20,000 messages in all
+CONCURRENCY = 200
+WORKERS = 2
+WECHAT_MESSAGES = 5000
+WECHAT_TOKEN = "benchwechattoken"
+
+
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+    sent: dict[str, int] = field(default_factory=dict)  # external id → replies received
+
+    @property
+    def count(self) -> int:
+        return len(self.latencies)
+
+
+def _questions() -> list[str]:
+    from knowledge_base.articles import load_directory
+    from nlu.training_data import load_training_examples
+
+    articles, _ = load_directory()
+    pool = [q for a in articles for q in a.questions]
+    pool += [e.text for e in load_training_examples() if e.label not in ("ask_lawyer", "emergency", "complaint")]
+    return sorted(set(pool))
+
+
+class Http:
+    """A bare HTTP/1.1 keep-alive connection. httpx spends about as much CPU per request as the
+    server does, and the generator shares the two cores with it: this costs a tenth of that."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, path: str, body: bytes, content_type: str = "application/json") -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        try:
+            self.writer.write(head.encode() + body)
+            status_line = await self.reader.readline()
+            headers = (await self.reader.readuntil(b"\r\n\r\n")).decode("latin-1").lower()
+            length = next(
+                int(line.split(":", 1)[1]) for line in headers.split("\r\n") if line.startswith("content-length:")
+            )
+            payload = await self.reader.readexactly(length)
+            if "connection: close" in headers:
+                await self.close()
+            return int(status_line.split()[1]), payload
+        except Exception:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(Exception):
+                await self.writer.wait_closed()
+        self.reader = self.writer = None
+
+
+async def _villager(base: tuple[str, int], index: int, questions: list[str], tally: Tally, rng: random.Random) -> None:
+    user = f"load{index:05d}"
+    counter = 0
+    http = Http(*base)
+
+    async def say(text: str | None = None, payload: str | None = None) -> list[dict[str, Any]]:
+        nonlocal counter
+        counter += 1
+        client_id = f"m{counter}"
+        body = {"user_id": user, "client_id": client_id, **({"payload": payload} if payload else {"text": text})}
+        started = time.perf_counter()
+        try:
+            status, raw = await http.request("/api/webchat/messages", json.dumps(body, ensure_ascii=False).encode())
+        except Exception as exc:
+            tally.latencies.append(time.perf_counter() - started)
+            tally.errors[type(exc).__name__] += 1
+            return []
+        tally.latencies.append(time.perf_counter() - started)
+        if status != 200:
+            tally.errors[f"HTTP {status}"] += 1
+            return []
+        replies: list[dict[str, Any]] = json.loads(raw)["replies"]
+        tally.sent[f"{user}:{client_id}"] = len(replies)
+        return replies
+
+    def tap(replies: list[dict[str, Any]], prefix: str) -> str | None:
+        options = [b["payload"] for r in replies for b in r["buttons"] if str(b["payload"]).startswith(prefix)]
+        return rng.choice(options) if options else None
+
+    try:
+        replies = await say("你好")
+        for prefix in ("ob:c:", "ob:t:", "ob:v:"):
+            payload = tap(replies, prefix)
+            replies = await say(payload=payload) if payload else await say("巴彦图嘎嘎查")
+        asks_lawyer = index % 10 == 0
+        for _ in range(MESSAGES_PER_VILLAGER - 4 - (1 if asks_lawyer else 0)):
+            await say(rng.choice(questions))
+        if asks_lawyer:
+            await say("找律师")
+    finally:
+        await http.close()
+
+
+async def _drive(
+    base: tuple[str, int], villagers: range, questions: list[str], tally: Tally, *, concurrency: int = CONCURRENCY
+) -> float:
+    rng = random.Random(2026)
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in villagers:
+        queue.put_nowait(i)
+
+    async def worker() -> None:
+        while not queue.empty():
+            await _villager(base, queue.get_nowait(), questions, tally, rng)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - started
+
+
+# ---------------------------------------------------------------------- WeChat (when present)
+
+
+async def _drive_wechat(base: tuple[str, int], count: int, questions: list[str], tally: Tally) -> float:
+    import hashlib
+
+    rng = random.Random(7)
+    ids = iter(range(8_000_000_000, 9_000_000_000))
+
+    async def one(http: Http, openid: str, text: str) -> None:
+        msg_id = next(ids)
+        timestamp, nonce = str(int(time.time())), f"n{msg_id}"
+        signature = hashlib.sha1("".join(sorted([WECHAT_TOKEN, timestamp, nonce])).encode()).hexdigest()
+        xml = (
+            f"<xml><ToUserName><![CDATA[gh_bench]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
+            f"<CreateTime>{timestamp}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+            f"<Content><![CDATA[{text}]]></Content><MsgId>{msg_id}</MsgId></xml>"
+        )
+        query = f"signature={signature}&timestamp={timestamp}&nonce={nonce}&openid={openid}"
+        started = time.perf_counter()
+        try:
+            status, _ = await http.request(f"/wechat?{query}", xml.encode(), "text/xml")
+        except Exception as exc:
+            tally.errors[type(exc).__name__] += 1
+            status = 0
+        tally.latencies.append(time.perf_counter() - started)
+        if status == 200:
+            tally.sent[str(msg_id)] = 1
+        elif status:
+            tally.errors[f"HTTP {status}"] += 1
+
+    per_user = MESSAGES_PER_VILLAGER
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for user in range(max(count // per_user, 1)):
+        queue.put_nowait(user)
+
+    async def worker() -> None:
+        # one villager's messages in order, on one connection
+        while not queue.empty():
+            user = queue.get_nowait()
+            http = Http(*base)
+            try:
+                for i in range(per_user):
+                    await one(http, f"oBench{user:05d}", "你好" if i == 0 else rng.choice(questions))
+            finally:
+                await http.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    return time.perf_counter() - started
+
+
+# ---------------------------------------------------------------------- the server
+
+
+def _prepare(url: str) -> None:
+    """Migrate, load the demo directory and knowledge base, and train (or load) the intent model
+    once here, so the server's workers start from the cache instead of training side by side."""
+    from admin.container import build
+    from admin.seed import seed_demo
+    from core.config import Settings
+    from core.db import make_engine, transaction
+    from core.migrate import upgrade
+
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    settings = Settings(database_url=url, _env_file=None)  # type: ignore[call-arg]
+    container = build(settings)
+    with transaction(container.session_factory) as session:
+        seed_demo(session, settings=settings)
+    container.engine.dispose()
+    container = build(settings)  # the model trained on the knowledge base as now imported
+    container.engine.dispose()
+
+
+class Server:
+    def __init__(self, url: str, port: int, *, wechat: bool) -> None:
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "DATABASE_URL": url,
+            "PORT": str(port),
+            "WEB_WORKERS": str(WORKERS),
+            "LOG_LEVEL": "WARNING",
+            "RUN_BACKGROUND_WORKERS": "true",
+            "DB_POOL_SIZE": "6",
+            "DB_MAX_OVERFLOW": "8",
+        }
+        if wechat:
+            env |= {
+                "WECHAT_TOKEN": WECHAT_TOKEN,
+                "WECHAT_APP_ID": "wxbench0000000000",
+                "WECHAT_APP_SECRET": "bench-secret",
+                "WECHAT_API_BASE_URL": "http://127.0.0.1:9/",  # nothing leaves the machine
+            }
+        # kept after the run for reading: closed in stop()
+        self.log = tempfile.NamedTemporaryFile("w+b", prefix="villagelaw-load-", suffix=".log", delete=False)  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "admin.cli", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self.base = f"http://127.0.0.1:{port}"
+        self.address = ("127.0.0.1", port)
+
+    def wait_ready(self, seconds: float = 120) -> None:
+        import httpx
+
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, "the server exited"
+            try:
+                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200 and len(self.workers()) >= WORKERS:
+                    time.sleep(2)  # each worker warms up (index, model) before it accepts
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError("server did not start")
+
+    def workers(self) -> list[psutil.Process]:
+        try:
+            children = psutil.Process(self.process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+        # uvicorn's multiprocessing helper (resource tracker) is not a worker
+        return [c for c in children if "resource_tracker" not in " ".join(c.cmdline())]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+        lines = Path(self.log.name).read_text(errors="replace").splitlines()
+        problems = [line for line in lines if " ERROR " in line or " CRITICAL " in line]
+        print(f"  {'server log: errors logged':<38} {len(problems):10d}   ({self.log.name})")
+
+
+class Sampler:
+    """Peak RSS of each server process and CPU of server, PostgreSQL and generator while it runs."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.peak: dict[int, float] = {}
+        self._stop = asyncio.Event()
+
+    async def run(self) -> None:
+        while not self._stop.is_set():
+            for proc in [psutil.Process(self.server.process.pid), *self.server.workers()]:
+                try:
+                    rss = proc.memory_info().rss / 1024 / 1024
+                except psutil.NoSuchProcess:
+                    continue
+                self.peak[proc.pid] = max(self.peak.get(proc.pid, 0.0), rss)
+            await asyncio.sleep(0.5)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def _cpu_seconds(processes: list[psutil.Process]) -> float:
+    total = 0.0
+    for p in processes:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def _busy_seconds() -> float:
+    """CPU time the whole machine spent busy (every program), for the share others took."""
+    t = psutil.cpu_times()
+    return float(t.user + t.system + getattr(t, "nice", 0) + getattr(t, "irq", 0) + getattr(t, "softirq", 0))
+
+
+def _postgres_processes() -> list[psutil.Process]:
+    return [p for p in psutil.process_iter(["name"]) if (p.info["name"] or "").startswith("postgres")]
+
+
+# ---------------------------------------------------------------------- verification
+
+
+def _verify(url: str, tally: Tally, *, channel: str) -> tuple[int, int, int]:
+    """(stored, lost, answered-not-exactly-once) for the messages the generator got a 200 for."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT m.external_id, m.status, count(r.id) FROM messages m "
+                "LEFT JOIN messages r ON r.in_reply_to_id = m.id AND r.direction = 'out' "
+                "WHERE m.direction = 'in' AND m.channel = :channel GROUP BY m.id, m.external_id, m.status"
+            ),
+            {"channel": channel},
+        ).all()
+        duplicates = conn.scalar(
+            text(
+                "SELECT count(*) FROM (SELECT external_id FROM messages WHERE direction = 'in' AND channel = :channel "
+                "GROUP BY external_id HAVING count(*) > 1) d"
+            ),
+            {"channel": channel},
+        )
+    engine.dispose()
+    stored = {external_id: (status, replies) for external_id, status, replies in rows}
+    lost = sum(1 for key in tally.sent if key not in stored)
+    wrong = duplicates or 0
+    for key, expected in tally.sent.items():
+        status, replies = stored.get(key, ("missing", 0))
+        if status != "processed" or replies < 1 or (channel == "webchat" and replies != expected):
+            wrong += 1
+    return len(stored), lost, wrong
+
+
+# ---------------------------------------------------------------------- the run
+
+
+def run() -> bool:
+    if not pg.available():
+        print("  PostgreSQL not reachable: load benchmark skipped")
+        return True
+    from tests.fuzzing import wechat_available
+    from tests.web import free_port
+
+    wechat = wechat_available()
+    url = pg.database("load", fresh=True)
+    started = time.perf_counter()
+    _prepare(url)
+    print(f"  {'prepared database and model':<38} {time.perf_counter() - started:10.1f} s")
+    questions = _questions()
+    server = Server(url, free_port(), wechat=wechat)
+    ok = True
+    try:
+        server.wait_ready()
+        warm = Tally()
+        _run(_drive(server.address, range(VILLAGERS, VILLAGERS + 20), questions, warm))  # connections, caches
+
+        async def measured(drive) -> tuple[float, dict[str, float], Sampler]:  # type: ignore[no-untyped-def]
+            sampler = Sampler(server)
+            task = asyncio.create_task(sampler.run())
+            me = psutil.Process()
+            workers = [psutil.Process(server.process.pid), *server.workers()]
+            before = {p.pid: _cpu_seconds([p]) for p in _postgres_processes()}
+            cpu = (_cpu_seconds([me]), _cpu_seconds(workers), _busy_seconds())
+            wall = await drive
+            after_pg = {p.pid: _cpu_seconds([p]) for p in _postgres_processes()}
+            after = (_cpu_seconds([me]), _cpu_seconds(workers), _busy_seconds())
+            sampler.stop()
+            await task
+            pg_seconds = sum(v - before.get(pid, 0.0) for pid, v in after_pg.items())
+            seconds = {
+                "generator": after[0] - cpu[0],
+                "server": after[1] - cpu[1],
+                "postgres": pg_seconds,
+            }
+            seconds["others"] = max(after[2] - cpu[2] - sum(seconds.values()), 0.0)
+            shares = {k: v / wall / psutil.cpu_count() * 100 for k, v in seconds.items()}
+            shares["server ms/msg"] = seconds["server"]
+            shares["generator ms/msg"] = seconds["generator"]
+            return wall, shares, sampler
+
+        tally = Tally()
+        wall, cpu, sampler = _run(measured(_drive(server.address, range(VILLAGERS), questions, tally)))
+        ok &= _report("web chat API", tally, wall, cpu)
+        light = Tally()  # below capacity, latency is the work, not the queue
+        light_range = range(VILLAGERS + 20, VILLAGERS + 70)
+        light_wall = _run(_drive(server.address, light_range, questions, light, concurrency=20))
+        light_ms = [x * 1000 for x in light.latencies]
+        print(
+            f"  {'at 20 concurrent (not saturated)':<38} {light.count / light_wall:10.1f} msg/s, "
+            f"p50 {percentile(light_ms, 50):.1f} / p95 {percentile(light_ms, 95):.1f} / "
+            f"p99 {percentile(light_ms, 99):.1f} ms, errors {sum(light.errors.values())}"
+        )
+        for key, replies in light.sent.items():
+            tally.sent[key] = replies  # verified with the rest
+        stored, lost, wrong = _verify(url, tally, channel="webchat")
+        print(f"  {'stored (incl. 1,400 warm-up/light)':<38} {stored:10d}")
+        ok &= check("lost (200 given, not stored)", lost, 0, unit="")
+        ok &= check("not answered exactly once", wrong, 0, unit="")
+        if wechat:
+            wtally = Tally()
+            wwall, wcpu, _ = _run(measured(_drive_wechat(server.address, WECHAT_MESSAGES, questions, wtally)))
+            _report("WeChat POST /wechat", wtally, wwall, wcpu, targets=False)
+            stored, lost, wrong = _verify(url, wtally, channel="wechat")
+            ok &= check("wechat lost", lost, 0, unit="") & check("wechat not answered exactly once", wrong, 0, unit="")
+        else:
+            print("  WeChat endpoint: bot/wechat.py is not in this tree, skipped")
+        worker_peaks = [mb for pid, mb in sampler.peak.items() if pid != server.process.pid]
+        print(f"  {'server processes':<38} {len(sampler.peak):10d}   (uvicorn supervisor + {WORKERS} workers)")
+        ok &= check("peak RSS of one serving worker", max(worker_peaks or [0.0]), 300, unit="MB")
+        print(f"  {'peak RSS, all server processes':<38} {sum(sampler.peak.values()):10.1f} MB")
+    finally:
+        server.stop()
+    return ok
+
+
+def _run(coroutine: Any) -> Any:
+    import uvloop
+
+    return uvloop.run(coroutine)
+
+
+def _report(label: str, tally: Tally, wall: float, cpu: dict[str, float], *, targets: bool = True) -> bool:
+    ms = [x * 1000 for x in tally.latencies]
+    errors = sum(tally.errors.values())
+    print(f"  {label}: {tally.count} messages, {CONCURRENCY} concurrent, {wall:.1f} s")
+    ok = True
+    if targets:
+        ok &= check("throughput", tally.count / wall, 300, unit="msg/s", higher_is_better=True)
+        ok &= check("latency p99", percentile(ms, 99), 200, unit="ms")
+        ok &= check("errors", errors, 0, unit="")
+    else:
+        print(f"  {'throughput':<38} {tally.count / wall:10.1f} msg/s")
+        print(f"  {'latency p99':<38} {percentile(ms, 99):10.1f} ms")
+        print(f"  {'errors':<38} {errors:10d}")
+    print(f"  {'latency p50 / p95':<38} {percentile(ms, 50):10.1f} / {percentile(ms, 95):.1f} ms")
+    if tally.errors:
+        print(f"  {'error kinds':<38} {dict(tally.errors)}")
+    print(
+        f"  {'CPU of all cores: server/pg/generator':<38} {cpu['server']:9.0f}% / {cpu['postgres']:.0f}% / "
+        f"{cpu['generator']:.0f}%   other programs: {cpu['others']:.0f}%"
+    )
+    print(
+        f"  {'CPU per message: server / generator':<38} {cpu['server ms/msg'] / tally.count * 1000:10.2f} / "
+        f"{cpu['generator ms/msg'] / tally.count * 1000:.2f} ms"
+    )
+    return ok

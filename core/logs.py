@@ -1,0 +1,61 @@
+"""Logging for every process: one format, and personal data masked before any handler writes it.
+
+Villagers type their mobile numbers and 身份证号 into questions, and those words can reach a log
+through an exception, a library's debug line or an access-log URL. The filter sits on the
+handlers (not on a logger), so it sees every record that is written, whichever logger made it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+#: 18-digit resident ID (17 digits and a check digit that may be X), not inside a longer number.
+ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{3})\d{11}(\d{3}[\dXx])(?![0-9A-Za-z])")
+#: Mainland mobile numbers, optionally with +86/86, and with the spaces or dashes people type.
+MOBILE = re.compile(r"(?<![0-9])((?:\+?86[ -]?)?1[3-9]\d)[ -]?\d{4}[ -]?(\d{4})(?![0-9])")
+
+
+def mask(text: str) -> str:
+    """``13812345678`` → ``138****5678``; ``110105194912310021`` → ``110***********0021``."""
+    text = ID_NUMBER.sub(lambda m: m.group(1) + "*" * 11 + m.group(2), text)
+    return MOBILE.sub(lambda m: m.group(1) + "****" + m.group(2), text)
+
+
+class PersonalDataFilter(logging.Filter):
+    """Masks phone and ID numbers in the message, its arguments, and any traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string is logging's problem to report, not ours
+            return True
+        record.msg = mask(message)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask(record.stack_info)
+        return True
+
+
+def install_filter(handler: logging.Handler) -> None:
+    if not any(isinstance(f, PersonalDataFilter) for f in handler.filters):
+        handler.addFilter(PersonalDataFilter())
+
+
+def configure_logging(level: str) -> None:
+    """The process's logging: root handler with the format and the filter. Uvicorn's own loggers
+    propagate here (``villagelaw serve`` starts uvicorn with ``log_config=None``)."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=level, format=FORMAT)
+    root.setLevel(level)
+    for handler in root.handlers:
+        install_filter(handler)
+    # httpx logs every request URL at INFO, and Telegram's URLs carry the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
