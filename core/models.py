@@ -223,6 +223,20 @@ class Message(Base):
             postgresql_where=sql_text("status = 'received'"),
             sqlite_where=sql_text("status = 'received'"),
         ),
+        # console: failed processing on the dashboard; inbound messages by period for statistics
+        Index(
+            "ix_messages_failed",
+            "id",
+            postgresql_where=sql_text("status = 'failed'"),
+            sqlite_where=sql_text("status = 'failed'"),
+        ),
+        Index(
+            "ix_messages_in_created",
+            "created_at",
+            postgresql_include=["answered_by", "intent", "channel", "account_id"],
+            postgresql_where=sql_text("direction = 'in'"),
+            sqlite_where=sql_text("direction = 'in'"),
+        ),
     )
 
 
@@ -259,6 +273,7 @@ class Ticket(Base):
     __table_args__ = (
         Index("ix_tickets_lawyer_status", "lawyer_id", "status"),
         Index("ix_tickets_sla_scan", "status", "sla_due_at"),
+        Index("ix_tickets_created", "created_at"),
     )
 
 
@@ -370,6 +385,12 @@ class OutboxMessage(Base):
             sqlite_where=sql_text("status = 'pending'"),
         ),
         Index("ix_outbox_external", "channel", "external_message_id"),
+        Index(
+            "ix_outbox_failed",
+            "id",
+            postgresql_where=sql_text("status = 'failed'"),
+            sqlite_where=sql_text("status = 'failed'"),
+        ),
     )
 
 
