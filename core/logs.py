@@ -59,3 +59,5 @@ def configure_logging(level: str) -> None:
         install_filter(handler)
     # httpx logs every request URL at INFO, and Telegram's URLs carry the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # APScheduler announces every one-minute pass at INFO: noise that hides what matters.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
