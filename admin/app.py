@@ -66,6 +66,28 @@ def warm_up(container: Container) -> None:
         log.warning("warm-up skipped", exc_info=True)
 
 
+def fit_models_in_child(settings: Settings) -> None:
+    """Bring the model caches (intent model, paraphrase model) up to date in a short-lived child
+    process, before the serving workers start: they then load arrays and never import
+    scikit-learn, which would cost each of them about 80 MB for as long as it runs."""
+    import multiprocessing
+
+    child = multiprocessing.get_context("spawn").Process(target=_fit_models, args=(settings,), name="fit-models")
+    child.start()
+    child.join()
+    if child.exitcode:  # the workers fit what is missing themselves
+        log.warning("fitting the models before start failed (exit code %s)", child.exitcode)
+
+
+def _fit_models(settings: Settings) -> None:
+    from core.logs import configure_logging
+
+    configure_logging(settings.log_level)
+    container = build(settings)
+    warm_up(container)
+    container.engine.dispose()
+
+
 class SecurityHeaders:
     """Headers on every response; the console's pages (personal data) also refuse framing and caching."""
 

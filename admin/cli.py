@@ -87,7 +87,7 @@ def serve(
     the scheduler takes a lease)."""
     import uvicorn
 
-    from admin.app import create_app, limit_malloc_arenas
+    from admin.app import create_app, fit_models_in_child, limit_malloc_arenas
 
     limit_malloc_arenas()
     _configure_logging()
@@ -103,6 +103,7 @@ def serve(
     bind_host, bind_port = host or settings.host, port or settings.port
     # log_config=None: uvicorn's loggers propagate to ours, which mask personal data.
     if settings.web_workers > 1:
+        fit_models_in_child(settings)
         uvicorn.run(
             "admin.app:serve_app",
             factory=True,

@@ -66,7 +66,7 @@ def build(
     side = make_session_factory(
         make_side_engine(settings.database_url, connect_timeout=settings.db_connect_timeout_seconds)
     )
-    retriever = KnowledgeRetriever(side)
+    retriever = KnowledgeRetriever(side, cache_dir=settings.nlu_model_dir, fit_in_child=settings.fit_models_in_child)
     services = Services(classifier=classifier or live_classifier(settings, side), retriever=retriever)
     router = Router(session_factory=factory, settings=settings, services=services)
     container = Container(settings, engine, factory, services, router, retriever)

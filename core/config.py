@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     rasa_url: str = Field("http://127.0.0.1:5005", description="Rasa server base URL (NLU_BACKEND=rasa)")
     rasa_timeout_seconds: float = Field(1.5, description="Give up on Rasa after this and use the embedded model")
     nlu_model_dir: Path = Field(PROJECT_ROOT / "var" / "nlu", description="Where the trained model is cached")
+    fit_models_in_child: bool = Field(
+        True,
+        description="Fit models in a short-lived child process, so a serving process never loads scikit-learn (80 MB)",
+    )
     intent_high_confidence: float = Field(0.60, description="At or above: go straight to the intent's handler")
     intent_low_confidence: float = Field(0.30, description="Below: offer the lawyer instead of guessing")
     emergency_min_confidence: float = Field(0.20, description="Emergency wins above this bar: safety first")

@@ -19,21 +19,29 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
+import hashlib
+import json
+import logging
+import os
+import pickle
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
-from sklearn.svm import LinearSVC
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import read_only
 from core.ports import Hit
-from nlu.fastpath import Linear, TfidfRow
+from nlu.fastpath import Linear, ScikitLinear, compile_linear
 from nlu.features import tokens
+from nlu.offload import call_in_child
+
+log = logging.getLogger(__name__)
 
 K1 = 1.2
 B = 0.75
@@ -42,6 +50,8 @@ PARAPHRASE_WEIGHT = 0.7
 INTENT_WEIGHT = 0.1
 SOFTMAX_SHARPNESS = 5.0
 RELOAD_CHECK_SECONDS = 1.0
+#: Part of the paraphrase cache's key: change it when the model or its features change.
+PARAPHRASE_VERSION = "svc-3"
 
 
 @dataclass(frozen=True)
@@ -58,15 +68,17 @@ class IndexedArticle:
 
 
 class ArticleIndex:
-    """An immutable BM25 index over a set of articles; build a new one when they change."""
+    """An immutable BM25 index over a set of articles; build a new one when they change.
 
-    def __init__(self, articles: Sequence[IndexedArticle]) -> None:
+    ``paraphrase``: the paraphrase model for exactly these articles, when a cache has it."""
+
+    def __init__(self, articles: Sequence[IndexedArticle], *, paraphrase: Paraphrase | None = None) -> None:
         self.articles = list(articles)
         self.intents = np.array([a.intent for a in self.articles])
-        self.vectorizer = CountVectorizer(analyzer=tokens)
+        self.vocabulary: dict[str, int] = {}
         if not self.articles:
             return
-        counts = self.vectorizer.fit_transform([a.document() for a in self.articles]).tocsr().astype(np.float64)
+        counts = _term_counts([a.document() for a in self.articles], self.vocabulary)
         n_docs = counts.shape[0]
         df = np.bincount(counts.indices, minlength=counts.shape[1])
         self.idf = np.log(1 + (n_docs - df + 0.5) / (df + 0.5))
@@ -77,7 +89,7 @@ class ArticleIndex:
         tf = counts.data
         weights = self.idf[counts.indices] * tf * (K1 + 1) / (tf + norm[rows])
         self.weights = sparse.csr_matrix((weights, counts.indices, counts.indptr), shape=counts.shape).T.tocsr()
-        self.paraphrase = _paraphrase_model(self.articles)
+        self.paraphrase = paraphrase or fit_paraphrase(self.articles)
 
     def __len__(self) -> int:
         return len(self.articles)
@@ -85,7 +97,7 @@ class ArticleIndex:
     def scores(self, text: str) -> np.ndarray:
         """Coverage of the query by each article, in [0, 1]."""
         analyzed = set(tokens(text))
-        vocab = self.vectorizer.vocabulary_
+        vocab = self.vocabulary
         ids = np.array([vocab[t] for t in analyzed if t in vocab], dtype=np.int64)
         if ids.size == 0:
             return np.zeros(len(self.articles))
@@ -131,36 +143,117 @@ class ArticleIndex:
         ]
 
 
-def _paraphrase_model(articles: Sequence[IndexedArticle]) -> Callable[[str], np.ndarray]:
+def _term_counts(documents: Sequence[str], vocabulary: dict[str, int]) -> sparse.csr_matrix:
+    """Documents × terms counts of our tokens, filling ``vocabulary`` (term → column)."""
+    indptr, indices, values = [0], list[int](), list[int]()
+    for document in documents:
+        counts = Counter(vocabulary.setdefault(t, len(vocabulary)) for t in tokens(document))
+        indices.extend(counts.keys())
+        values.extend(counts.values())
+        indptr.append(len(indices))
+    return sparse.csr_matrix(
+        (np.asarray(values, dtype=np.float64), np.asarray(indices, dtype=np.int64), np.asarray(indptr)),
+        shape=(len(documents), len(vocabulary)),
+    )
+
+
+def paraphrase_views(articles: Sequence[IndexedArticle]) -> tuple[list[str], list[int]]:
+    """What the paraphrase model learns from: each article's title, sample questions and tags."""
     texts: list[str] = []
     owners: list[int] = []
     for i, a in enumerate(articles):
         for view in (a.title, *a.questions, " ".join(a.tags)):
             texts.append(view)
             owners.append(i)
-    if len(articles) < 2:
-        return lambda _text: np.ones(len(articles))
-    vectorizer = TfidfVectorizer(analyzer=tokens, sublinear_tf=True)
-    model = LinearSVC(C=0.5)
-    model.fit(vectorizer.fit_transform(texts), owners)
-    linear = Linear(model, [TfidfRow(vectorizer)], check_texts=texts[:5])
+    return texts, owners
 
-    def probabilities(text: str) -> np.ndarray:
-        decision = linear.decision(text)  # = model.decision_function(vectorizer.transform([text]))[0]
+
+@dataclass
+class Paraphrase:
+    """P(article | text) from a linear SVM over the articles' views, compiled to numpy arrays."""
+
+    linear: Linear | ScikitLinear | None  # None: fewer than two articles, nothing to tell apart
+    size: int
+
+    def __call__(self, text: str) -> np.ndarray:
+        if self.linear is None:
+            return np.ones(self.size)
+        decision = self.linear.decision(text)
         weights = np.exp((decision - decision.max()) * SOFTMAX_SHARPNESS)
-        out = np.zeros(len(articles))
-        out[model.classes_] = weights / weights.sum()
+        out = np.zeros(self.size)
+        out[self.linear.classes] = weights / weights.sum()
         return out
 
-    return probabilities
+
+def fit_paraphrase(articles: Sequence[IndexedArticle]) -> Paraphrase:
+    if len(articles) < 2:
+        return Paraphrase(None, len(articles))
+    # scikit-learn only where a model is fitted: importing it costs a process about 80 MB
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.svm import LinearSVC
+
+    texts, owners = paraphrase_views(articles)
+    vectorizer = TfidfVectorizer(analyzer=tokens, sublinear_tf=True)
+    # a fixed seed for liblinear's shuffling: the same articles give every process the same model
+    model = LinearSVC(C=0.5, random_state=0).fit(vectorizer.fit_transform(texts), owners)
+    linear = compile_linear(model, [vectorizer], check_texts=texts[:5])
+    if isinstance(linear, Linear):
+        # articles × vocabulary is the largest array a serving process holds (30 MB at 160
+        # articles); single precision halves it and moves scores by about 1e-7, far below any
+        # threshold or meaningful difference between two articles
+        linear.coef = linear.coef.astype(np.float32)
+    return Paraphrase(linear, len(articles))
+
+
+class ParaphraseCache:
+    """Fitted paraphrase models on disk, keyed by what they learnt from, so that a process starting
+    with an unchanged knowledge base loads arrays instead of fitting (and importing scikit-learn)."""
+
+    def __init__(self, directory: Path, *, in_child: bool = False) -> None:
+        self.directory = directory
+        self.in_child = in_child  # fit in a child process: this one never imports scikit-learn
+
+    def get(self, articles: Sequence[IndexedArticle]) -> Paraphrase:
+        texts, owners = paraphrase_views(articles)
+        key = hashlib.sha256(json.dumps([PARAPHRASE_VERSION, texts, owners], ensure_ascii=False).encode()).hexdigest()
+        path = self.directory / f"paraphrase-{key[:24]}.pkl"
+        if path.exists():
+            try:
+                with path.open("rb") as fh:
+                    cached = pickle.load(fh)  # our own file, written below
+                if isinstance(cached, Paraphrase) and cached.size == len(articles):
+                    return cached
+            except Exception:  # truncated or from an incompatible version: fitted again
+                log.warning("ignoring unreadable paraphrase cache %s", path)
+        model = call_in_child(fit_paraphrase, articles) if self.in_child else fit_paraphrase(articles)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            with tmp.open("wb") as fh:
+                pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            tmp.replace(path)
+            for old in self.directory.glob("paraphrase-*.pkl"):
+                if old != path:
+                    old.unlink(missing_ok=True)
+        except OSError:  # a read-only disk costs a refit next start, nothing more
+            log.warning("could not cache the paraphrase model in %s", self.directory)
+        return model
 
 
 class KnowledgeRetriever:
     """The Retriever port over the live database: rebuilds its index when an article changes,
     in this process or another, so an edit in the console is live for the bot at once."""
 
-    def __init__(self, session_factory: sessionmaker[Session], *, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        cache_dir: Path | None = None,
+        fit_in_child: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.session_factory = read_only(session_factory)
+        self.cache = ParaphraseCache(cache_dir, in_child=fit_in_child) if cache_dir is not None else None
         self.clock = clock
         self._index = ArticleIndex([])
         self._stamp: object = None
@@ -181,7 +274,9 @@ class KnowledgeRetriever:
             with self.session_factory() as session:
                 stamp = service.stamp(session)
                 if stamp != self._stamp:
-                    self._index = ArticleIndex([indexed(r) for r in service.published(session)])
+                    articles = [indexed(r) for r in service.published(session)]
+                    paraphrase = self.cache.get(articles) if self.cache else None
+                    self._index = ArticleIndex(articles, paraphrase=paraphrase)
                     self._stamp = stamp
                     _release_free_memory()
             self._checked_at = self.clock()

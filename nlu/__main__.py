@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "train":
         model, seconds = _classifier(progress=True)
-        print(f"model ready in {seconds:.1f}s: {len(model.trained.labels)} intents")
+        print(f"model ready in {seconds:.1f}s: {len(model.compiled.labels)} intents")
         return 0
 
     from nlu.evaluation import score

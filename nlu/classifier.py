@@ -11,31 +11,30 @@ disk keyed by a fingerprint of its training data, so a start after the first one
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.naive_bayes import MultinomialNB
 
 from core.ports import IntentResult, IntentScore
-from nlu.fastpath import Linear, TfidfRow, softmax
+from nlu.fastpath import Linear, ScikitLinear, compile_linear, softmax
 from nlu.features import tokens, warm_up
 from nlu.normalize import normalize, strip_salutation
+from nlu.offload import call_in_child
 from nlu.training_data import Example, fingerprint, load_training_examples
 
 log = logging.getLogger(__name__)
 
-MODEL_VERSION = "tfidf-lr-nb-7"
+MODEL_VERSION = "tfidf-lr-nb-9"
 LR_WEIGHT = 0.7
 NB_ALPHA = 0.05
 RANKING_SIZE = 5
-#: Sentences the fast scoring path is checked on against scikit-learn when a model is loaded.
+#: Sentences the compiled model is checked on against scikit-learn when it is compiled.
 CHECK_TEXTS = ("老板欠我三个月工钱不给", "离婚了孩子归谁", "你好", "邻居占了我家草场怎么办", "zzz 123")
 
 
@@ -53,66 +52,84 @@ def _char_tokens(text: str) -> list[str]:
 
 @dataclass
 class TrainedModel:
-    version: str
-    fingerprint: str
-    labels: list[str]
-    word_vectorizer: TfidfVectorizer
-    char_vectorizer: TfidfVectorizer
-    model: LogisticRegression
-    nb: MultinomialNB
+    """What scikit-learn fitted; kept only where it was trained (``compile_model`` serves it)."""
 
-    def features(self, texts: Sequence[str]) -> sparse.csr_matrix:
+    fingerprint: str
+    word_vectorizer: Any  # TfidfVectorizer
+    char_vectorizer: Any  # TfidfVectorizer
+    model: Any  # LogisticRegression
+    nb: Any  # MultinomialNB
+
+    def features(self, texts: Sequence[str]) -> Any:
+        from scipy import sparse
+
         return sparse.hstack(
             [self.word_vectorizer.transform(texts), self.char_vectorizer.transform(texts)], format="csr"
         )
 
 
-class _BayesAsLinear:
-    """Naive Bayes's joint log-likelihood is linear in the features too (log P(w|c)·x + log P(c)),
-    so the same fast path scores it."""
+@dataclass
+class CompiledModel:
+    """The trained model as numpy arrays: what the cache holds and a serving process loads."""
 
-    def __init__(self, nb: MultinomialNB) -> None:
-        self.coef_ = nb.feature_log_prob_
-        self.intercept_ = nb.class_log_prior_
-        self.classes_ = nb.classes_
-        self.decision_function = nb.predict_joint_log_proba
+    version: str
+    fingerprint: str
+    labels: list[str]
+    linear: Linear | ScikitLinear
+    bayes: Linear | ScikitLinear
 
 
 def train(examples: Sequence[Example], *, progress: Callable[[str], None] | None = None) -> TrainedModel:
+    # scikit-learn only where a model is trained: importing it costs a process about 80 MB
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import MultinomialNB
+
     texts = [prepare(e.text) for e in examples]
     labels = [e.label for e in examples]
     say = progress or (lambda _msg: None)
     say("vectorising")
     word_vec = TfidfVectorizer(analyzer=_word_tokens, sublinear_tf=True, min_df=1)
     char_vec = TfidfVectorizer(analyzer=_char_tokens, sublinear_tf=True, min_df=2, max_features=60000)
-    x = sparse.hstack([word_vec.fit_transform(texts), char_vec.fit_transform(texts)], format="csr")
+    word_vec.fit(texts)
+    char_vec.fit(texts)
+    trained = TrainedModel(fingerprint(examples, MODEL_VERSION), word_vec, char_vec, None, None)
+    x = trained.features(texts)
     say("fitting")
-    model = LogisticRegression(C=20.0, max_iter=3000, class_weight="balanced")
-    model.fit(x, labels)
-    nb = MultinomialNB(alpha=NB_ALPHA)
-    nb.fit(x, labels)
-    return TrainedModel(
+    trained.model = LogisticRegression(C=20.0, max_iter=3000, class_weight="balanced").fit(x, labels)
+    trained.nb = MultinomialNB(alpha=NB_ALPHA).fit(x, labels)
+    return trained
+
+
+def compile_model(trained: TrainedModel) -> CompiledModel:
+    vectorizers = [trained.word_vectorizer, trained.char_vectorizer]
+    checks = [prepare(t) for t in CHECK_TEXTS]
+    nb = trained.nb
+    return CompiledModel(
         version=MODEL_VERSION,
-        fingerprint=fingerprint(examples, MODEL_VERSION),
-        labels=list(model.classes_),
-        word_vectorizer=word_vec,
-        char_vectorizer=char_vec,
-        model=model,
-        nb=nb,
+        fingerprint=trained.fingerprint,
+        labels=[str(label) for label in trained.model.classes_],
+        linear=compile_linear(trained.model, vectorizers, check_texts=checks),
+        # naive Bayes's joint log-likelihood is linear in the features too: log P(w|c)·x + log P(c)
+        bayes=compile_linear(
+            nb,
+            vectorizers,
+            check_texts=checks,
+            coef=nb.feature_log_prob_,
+            intercept=nb.class_log_prior_,
+            decide=nb.predict_joint_log_proba,
+        ),
     )
 
 
 class EmbeddedClassifier:
     """The IntentClassifier port, in-process."""
 
-    def __init__(self, model: TrainedModel) -> None:
-        self.trained = model
+    def __init__(self, model: CompiledModel) -> None:
+        self.compiled = model
         self.labels = np.array(model.labels)
-        words = TfidfRow(model.word_vectorizer)
-        chars = TfidfRow(model.char_vectorizer, offset=words.width)
-        checks = [prepare(t) for t in CHECK_TEXTS]
-        self.linear = Linear(model.model, [words, chars], check_texts=checks)
-        self.bayes = Linear(_BayesAsLinear(model.nb), [words, chars], check_texts=checks)
+        self.linear = model.linear
+        self.bayes = model.bayes
 
     def probabilities(self, clean: str) -> np.ndarray:
         """= LR_WEIGHT·LR.predict_proba + (1−LR_WEIGHT)·NB.predict_proba for one normalised text."""
@@ -135,13 +152,19 @@ def training_examples(extra: Sequence[Example] = ()) -> list[Example]:
     return load_training_examples() + list(extra)
 
 
+def train_compiled(examples: Sequence[Example]) -> CompiledModel:
+    return compile_model(train(examples))
+
+
 def load_or_train(
     model_dir: Path,
     *,
     extra: Sequence[Example] = (),
     progress: Callable[[str], None] | None = None,
+    in_child: bool = False,
 ) -> EmbeddedClassifier:
-    """Load the cached model for this training data, or train and cache it."""
+    """Load the cached model for this training data, or train and cache it (``in_child``: train in
+    a child process, so that this one never imports scikit-learn)."""
     examples = training_examples(extra)
     key = fingerprint(examples, MODEL_VERSION)
     path = model_dir / f"intent-{key}.pkl"
@@ -150,14 +173,19 @@ def load_or_train(
         try:
             with path.open("rb") as fh:
                 model = pickle.load(fh)  # our own file, written below
-            if isinstance(model, TrainedModel) and model.fingerprint == key:
+            if isinstance(model, CompiledModel) and model.fingerprint == key:
                 return EmbeddedClassifier(model)
         except Exception:  # a truncated or incompatible cache is rebuilt, not fatal
             log.warning("ignoring unreadable model cache %s", path)
     started = time.perf_counter()
-    model = train(examples, progress=progress)
+    if in_child:
+        if progress:
+            progress("training in a child process")
+        model = call_in_child(train_compiled, examples)
+    else:
+        model = compile_model(train(examples, progress=progress))
     model_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # two processes may train at once
     with tmp.open("wb") as fh:
         pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
     tmp.replace(path)

@@ -31,7 +31,12 @@ def file_examples() -> list[Example]:
 def build_embedded(
     settings: Settings, *, extra: Sequence[Example] | None = None, progress: Callable[[str], None] | None = None
 ) -> EmbeddedClassifier:
-    return load_or_train(settings.nlu_model_dir, extra=file_examples() if extra is None else extra, progress=progress)
+    return load_or_train(
+        settings.nlu_model_dir,
+        extra=file_examples() if extra is None else extra,
+        progress=progress,
+        in_child=settings.fit_models_in_child,
+    )
 
 
 def build_classifier(settings: Settings, *, progress: Callable[[str], None] | None = None) -> IntentClassifier:

@@ -1,39 +1,55 @@
-"""Scoring one short text without scikit-learn's per-call overhead.
+"""Scoring one short text with numpy alone, from a model scikit-learn fitted.
 
-For a single message, ``TfidfVectorizer.transform`` and ``decision_function`` spend far more
-time validating input and building sparse matrices than computing: about 1 ms of the 1.5 ms the
-classifier and retrieval need per message. These functions compute the same numbers from the
-fitted attributes (vocabulary, idf, coefficients) with a few numpy operations. ``Linear`` checks
-itself against scikit-learn when built and falls back to it if the two ever disagree (a future
-scikit-learn changing its formulas), so the fast path can never change an answer.
+Two reasons. Speed: for a single message, ``TfidfVectorizer.transform`` and ``decision_function``
+spend far more time validating input and building sparse matrices than computing (about 1 ms of
+the 1.5 ms the classifier and retrieval need per message). Memory: importing scikit-learn pulls in
+scipy.stats and costs a serving process about 80 MB, more than the models themselves. So a fitted
+model is *compiled* once, where it is trained, into the arrays below (vocabulary, idf,
+coefficients); the serving process loads those and never imports scikit-learn.
+
+``compile_linear`` checks the compiled model against scikit-learn's own numbers before it is used
+and keeps scikit-learn's model when the two ever disagree (a future scikit-learn changing its
+formulas), so compiling can never change an answer.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
-from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 Row = tuple[np.ndarray, np.ndarray]  # column indices, values
 
 
+@dataclass
 class TfidfRow:
     """``vectorizer.transform([text])`` for one text, as (indices, values), columns shifted by ``offset``."""
 
-    def __init__(self, vectorizer: TfidfVectorizer, *, offset: int = 0) -> None:
-        self.vectorizer = vectorizer
-        self.analyzer: Callable[[str], list[str]] = vectorizer.build_analyzer()
-        self.vocabulary: dict[str, int] = vectorizer.vocabulary_
-        self.idf = np.asarray(vectorizer.idf_, dtype=np.float64)
-        self.sublinear = bool(vectorizer.sublinear_tf)
-        self.norm = vectorizer.norm
-        self.offset = offset
-        self.width = len(self.vocabulary)
-        self.supported = vectorizer.use_idf and self.norm in ("l2", None) and vectorizer.binary is False
+    analyzer: Callable[[str], list[str]]
+    vocabulary: dict[str, int]
+    idf: np.ndarray
+    sublinear: bool
+    norm: str | None
+    offset: int = 0
+
+    @classmethod
+    def of(cls, vectorizer: Any, *, offset: int = 0) -> TfidfRow:
+        """From a fitted TfidfVectorizer whose ``analyzer`` is one of our (picklable) functions."""
+        return cls(
+            analyzer=vectorizer.analyzer,
+            vocabulary=dict(vectorizer.vocabulary_),
+            idf=np.asarray(vectorizer.idf_, dtype=np.float64),
+            sublinear=bool(vectorizer.sublinear_tf),
+            norm=vectorizer.norm,
+            offset=offset,
+        )
+
+    @property
+    def width(self) -> int:
+        return len(self.vocabulary)
 
     def __call__(self, text: str) -> Row:
         vocabulary = self.vocabulary
@@ -50,42 +66,91 @@ class TfidfRow:
         return indices + self.offset, values
 
 
-class Linear:
-    """Decision values of a fitted linear model (LogisticRegression, LinearSVC) for rows made by
-    ``TfidfRow``s side by side, checked against the model's own ``decision_function``."""
+class Scorer(Protocol):
+    classes: np.ndarray
 
-    def __init__(self, model: Any, rows: Sequence[TfidfRow], *, check_texts: Sequence[str] = ()) -> None:
-        self.model = model
-        self.rows = list(rows)
-        # A transposed view, not a copy: retrieval's model has 160 classes × 25,000 features (30 MB).
-        self.coef = np.asarray(model.coef_, dtype=np.float64).T  # features × classes
-        self.intercept = np.asarray(model.intercept_, dtype=np.float64)
-        multiclass = self.coef.shape[1] == len(model.classes_) and len(model.classes_) > 2
-        self.fast = multiclass and all(r.supported for r in self.rows) and self._agrees(check_texts)
+    def decision(self, text: str) -> np.ndarray: ...
+
+
+@dataclass
+class Linear:
+    """Decision values of a linear model (LogisticRegression, LinearSVC, naive Bayes) for rows
+    made by ``TfidfRow``s side by side."""
+
+    rows: list[TfidfRow]
+    coef: np.ndarray  # features × classes
+    intercept: np.ndarray
+    classes: np.ndarray
 
     def decision(self, text: str) -> np.ndarray:
-        if not self.fast:
-            return np.asarray(self.model.decision_function(self._reference(text)))[0]
         indices, values = zip(*(r(text) for r in self.rows), strict=True)
         idx = np.concatenate(indices)
         if idx.size == 0:
             return self.intercept.copy()
         return np.concatenate(values) @ self.coef[idx] + self.intercept
 
-    def _reference(self, text: str) -> sparse.csr_matrix:
-        """The feature row exactly as scikit-learn builds it."""
-        return sparse.hstack([r.vectorizer.transform([text]) for r in self.rows], format="csr")
 
-    def _agrees(self, texts: Sequence[str]) -> bool:
-        self.fast = True
-        try:
-            for text in texts:
-                expected = np.asarray(self.model.decision_function(self._reference(text)))[0]
-                if not np.allclose(self.decision(text), expected, rtol=1e-9, atol=1e-9):
-                    return False
-            return True
-        finally:
-            self.fast = False
+@dataclass
+class ScikitLinear:
+    """The fallback: the fitted model itself, for when the compiled one would not agree with it."""
+
+    model: Any
+    vectorizers: list[Any]
+    decide: Callable[[Any], Any]
+
+    @property
+    def classes(self) -> np.ndarray:
+        return np.asarray(self.model.classes_)
+
+    def decision(self, text: str) -> np.ndarray:
+        return np.asarray(self.decide(_reference(self.vectorizers, text)))[0]
+
+
+def compile_linear(
+    model: Any,
+    vectorizers: Sequence[Any],
+    *,
+    check_texts: Sequence[str],
+    coef: np.ndarray | None = None,
+    intercept: np.ndarray | None = None,
+    decide: Callable[[Any], Any] | None = None,
+) -> Linear | ScikitLinear:
+    """The compiled form of ``model`` over ``vectorizers``' features side by side, or the model itself
+    when the compiled scores differ from ``decide`` (its decision_function by default) on any
+    check text. ``coef``/``intercept`` default to the model's own (naive Bayes passes its log
+    probabilities)."""
+    decide = decide or model.decision_function
+    rows, offset = [], 0
+    for vectorizer in vectorizers:
+        rows.append(TfidfRow.of(vectorizer, offset=offset))
+        offset += rows[-1].width
+    weights = np.asarray(model.coef_ if coef is None else coef, dtype=np.float64)
+    compiled = Linear(
+        rows,
+        np.ascontiguousarray(weights.T),
+        np.asarray(model.intercept_ if intercept is None else intercept, dtype=np.float64),
+        np.asarray(model.classes_),
+    )
+    multiclass = compiled.coef.shape[1] == len(compiled.classes) > 2
+    supported = all(v.use_idf and v.norm in ("l2", None) and v.binary is False for v in vectorizers)
+    if multiclass and supported and _agrees(compiled, vectorizers, decide, check_texts):
+        return compiled
+    return ScikitLinear(model, list(vectorizers), decide)
+
+
+def _agrees(compiled: Linear, vectorizers: Sequence[Any], decide: Callable[[Any], Any], texts: Sequence[str]) -> bool:
+    for text in texts:
+        expected = np.asarray(decide(_reference(vectorizers, text)))[0]
+        if not np.allclose(compiled.decision(text), expected, rtol=1e-9, atol=1e-9):
+            return False
+    return True
+
+
+def _reference(vectorizers: Sequence[Any], text: str) -> Any:
+    """The feature row exactly as scikit-learn builds it."""
+    from scipy import sparse
+
+    return sparse.hstack([v.transform([text]) for v in vectorizers], format="csr")
 
 
 def softmax(values: np.ndarray) -> np.ndarray:

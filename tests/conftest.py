@@ -28,6 +28,8 @@ SHARED = ROOT.parent / "shared"
 PG_URL = os.environ.get("VILLAGELAW_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("VILLAGELAW_REQUIRE_POSTGRES") == "1"
 NLU_CACHE = ROOT / "var" / "nlu-test"
+# Tests fit models in-process (a child process costs seconds per fit); test_fastpath covers the child.
+os.environ.setdefault("FIT_MODELS_IN_CHILD", "false")
 T0 = dt.datetime(2026, 12, 1, 2, 0, 0)  # 10:00 in Asia/Shanghai, a Tuesday
 
 

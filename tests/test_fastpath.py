@@ -10,10 +10,10 @@ from sklearn.svm import LinearSVC
 
 from knowledge_base.articles import load_directory
 from knowledge_base.retrieval import ArticleIndex, indexed
-from nlu.classifier import prepare
-from nlu.fastpath import Linear, TfidfRow, softmax
+from nlu.classifier import EmbeddedClassifier, compile_model, prepare, train
+from nlu.fastpath import Linear, ScikitLinear, compile_linear, softmax
 from nlu.features import tokens
-from nlu.training_data import load_jsonl
+from nlu.training_data import load_jsonl, load_training_examples
 from tests.conftest import ROOT
 
 HELDOUT = ROOT / "nlu" / "eval" / "heldout.jsonl"
@@ -24,15 +24,48 @@ def _texts() -> list[str]:
     return [*texts, "😀", "a", "我" * 300, "老板 老板 老板 欠钱", "zzz"]
 
 
-def test_classifier_probabilities_equal_scikit_learns(real_classifier):  # type: ignore[no-untyped-def]
-    model = getattr(real_classifier, "current", real_classifier)  # the embedded model
-    assert model.linear.fast
+def test_compiled_classifier_gives_scikit_learns_probabilities():  # type: ignore[no-untyped-def]
+    trained = train(load_training_examples()[::4])  # a quarter of the data: the same model, faster
+    classifier = EmbeddedClassifier(compile_model(trained))
+    assert isinstance(classifier.linear, Linear) and isinstance(classifier.bayes, Linear)
     for text in _texts():
         clean = prepare(text)
         if not clean:
             continue
-        expected = model.trained.model.predict_proba(model.trained.features([clean]))[0]
-        assert np.allclose(softmax(model.linear.decision(clean)), expected, rtol=1e-9, atol=1e-12), text
+        x = trained.features([clean])
+        expected_lr = trained.model.predict_proba(x)[0]
+        assert np.allclose(softmax(classifier.linear.decision(clean)), expected_lr, rtol=1e-9, atol=1e-12), text
+        expected_nb = trained.nb.predict_proba(x)[0]
+        assert np.allclose(softmax(classifier.bayes.decision(clean)), expected_nb, rtol=1e-9, atol=1e-12), text
+
+
+def test_the_serving_process_never_imports_scikit_learn(real_classifier, tmp_path):  # type: ignore[no-untyped-def]
+    """Loading the cached intent model and the cached paraphrase model must not need scikit-learn
+    (it costs a serving process about 80 MB): checked in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    from knowledge_base.retrieval import ParaphraseCache
+    from tests.conftest import NLU_CACHE
+
+    articles = [indexed(a) for a in load_directory()[0]]
+    ParaphraseCache(tmp_path).get(articles)  # fitted and cached here
+    script = f"""
+import sys
+from pathlib import Path
+from core.config import Settings
+from knowledge_base.articles import load_directory
+from knowledge_base.retrieval import ArticleIndex, ParaphraseCache, indexed
+from nlu.factory import build_classifier
+classifier = build_classifier(Settings(env="test", nlu_model_dir=Path({str(NLU_CACHE)!r}), _env_file=None))
+articles = [indexed(a) for a in load_directory()[0]]
+index = ArticleIndex(articles, paraphrase=ParaphraseCache(Path({str(tmp_path)!r})).get(articles))
+intent = classifier.parse("老板欠我三个月工钱").intent
+hit = index.search("老板不给工钱怎么办", intent=intent)[0]
+print(intent, hit.intent, "sklearn" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["labor", "labor", "False"], out.stderr
 
 
 def test_retrieval_paraphrase_scores_equal_scikit_learns():  # type: ignore[no-untyped-def]
@@ -41,8 +74,8 @@ def test_retrieval_paraphrase_scores_equal_scikit_learns():  # type: ignore[no-u
     owners = [i for i, a in enumerate(articles[:40]) for _ in (a.title, *a.questions)]
     vectorizer = TfidfVectorizer(analyzer=tokens, sublinear_tf=True)
     svm = LinearSVC(C=0.5).fit(vectorizer.fit_transform(docs), owners)
-    linear = Linear(svm, [TfidfRow(vectorizer)], check_texts=docs[:3])
-    assert linear.fast
+    linear = compile_linear(svm, [vectorizer], check_texts=docs[:3])
+    assert isinstance(linear, Linear)
     for text in _texts():
         expected = svm.decision_function(vectorizer.transform([text]))[0]
         assert np.allclose(linear.decision(text), expected, rtol=1e-9, atol=1e-12), text
@@ -51,15 +84,38 @@ def test_retrieval_paraphrase_scores_equal_scikit_learns():  # type: ignore[no-u
     assert hits and hits[0].intent == "labor"
 
 
+def test_a_paraphrase_model_fitted_in_a_child_process_is_cached_and_scores_the_same(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    from knowledge_base import retrieval
+
+    articles = [indexed(a) for a in load_directory()[0][:30]]
+    from_child = retrieval.ParaphraseCache(tmp_path, in_child=True).get(articles)
+    here = retrieval.fit_paraphrase(articles)
+    for text in ["老板不给工钱怎么办", "离婚孩子归谁", "😀"]:
+        assert np.allclose(from_child(text), here(text), atol=1e-6), text
+    assert len(list(tmp_path.glob("paraphrase-*.pkl"))) == 1
+
+    def no_fitting(*_args):  # type: ignore[no-untyped-def]
+        raise AssertionError("fitted again although cached")
+
+    monkeypatch.setattr(retrieval, "call_in_child", no_fitting)
+    cached = retrieval.ParaphraseCache(tmp_path, in_child=True).get(articles)
+    assert np.allclose(cached("草场被占了"), here("草场被占了"), atol=1e-6)
+    changed = [*articles[:-1], retrieval.IndexedArticle("new", "新文章", "land", ("宅基地被占",), "答")]
+    with pytest.raises(AssertionError, match="fitted again"):  # other articles: another model
+        retrieval.ParaphraseCache(tmp_path, in_child=True).get(changed)
+
+
 def test_a_disagreeing_model_falls_back_to_scikit_learn():  # type: ignore[no-untyped-def]
     docs = ["老板欠工钱 工钱 工钱", "离婚孩子归谁", "草场被占", "借钱不还"]
     vectorizer = TfidfVectorizer(analyzer=tokens, sublinear_tf=True)
     model = LogisticRegression().fit(vectorizer.fit_transform(docs), [0, 1, 2, 3])
-    row = TfidfRow(vectorizer)
-    row.sublinear = False  # a future scikit-learn computing TF-IDF differently
-    linear = Linear(model, [row], check_texts=docs)
-    assert not linear.fast
-    expected = model.decision_function(vectorizer.transform(["老板欠工钱 工钱 工钱"]))[0]
+
+    def shifted(x):  # type: ignore[no-untyped-def]  # a future scikit-learn computing differently
+        return model.decision_function(x) + 0.5
+
+    linear = compile_linear(model, [vectorizer], check_texts=docs, decide=shifted)
+    assert isinstance(linear, ScikitLinear)
+    expected = shifted(vectorizer.transform(["老板欠工钱 工钱 工钱"]))[0]
     assert np.allclose(linear.decision("老板欠工钱 工钱 工钱"), expected)
 
 
@@ -67,4 +123,4 @@ def test_a_disagreeing_model_falls_back_to_scikit_learn():  # type: ignore[no-un
 def test_binary_models_use_scikit_learn(classes):  # type: ignore[no-untyped-def]
     vectorizer = TfidfVectorizer(analyzer=tokens)
     model = LinearSVC().fit(vectorizer.fit_transform(["老板欠工钱", "离婚"]), list(range(classes)))
-    assert not Linear(model, [TfidfRow(vectorizer)], check_texts=["老板"]).fast
+    assert isinstance(compile_linear(model, [vectorizer], check_texts=["老板"]), ScikitLinear)
