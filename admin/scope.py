@@ -63,6 +63,8 @@ class Area:
     townships: Select[Any] | None
     label: str
     lawyer_id: int | None = None
+    #: Names the area in cache keys: "all", "county:3", "township:12", "lawyer:7".
+    key: str = ""
 
     def village_filter(self, column: Any) -> ColumnElement[bool]:
         return true() if self.villages is None else column.in_(self.villages)  # type: ignore[no-any-return]
@@ -84,7 +86,13 @@ def area(session: Session, user: AdminUser, *, county_id: int | None = None, tow
             Assignment.start_date <= utcnow().date(),
             (Assignment.end_date.is_(None)) | (Assignment.end_date >= utcnow().date()),
         )
-        return Area(villages=villages, townships=None, label="本人所联系的村", lawyer_id=user.lawyer_id)
+        return Area(
+            villages=villages,
+            townships=None,
+            label="本人所联系的村",
+            lawyer_id=user.lawyer_id,
+            key=f"lawyer:{user.lawyer_id}",
+        )
     allowed_county = user.county_id if user.role in ("county_admin", "township_clerk") else None
     allowed_township = user.township_id if user.role == "township_clerk" else None
     if user.role not in ("superadmin", "county_admin", "township_clerk"):
@@ -96,22 +104,38 @@ def area(session: Session, user: AdminUser, *, county_id: int | None = None, tow
         if allowed_township and township.id != allowed_township:
             raise OutOfScope()
         return _townships(
-            select(Township.id).where(Township.id == township.id), f"{township.county.name}{township.name}"
+            select(Township.id).where(Township.id == township.id),
+            f"{township.county.name}{township.name}",
+            key=f"township:{township.id}",
         )
     if allowed_township:
         township = session.get(Township, allowed_township)
         name = f"{township.county.name}{township.name}" if township else "本乡镇"
         if county_id and (township is None or county_id != township.county_id):
             raise OutOfScope()
-        return _townships(select(Township.id).where(Township.id == allowed_township), name)
+        return _townships(
+            select(Township.id).where(Township.id == allowed_township), name, key=f"township:{allowed_township}"
+        )
     county_id = county_id or allowed_county
     if county_id:
         county = session.get(County, county_id)
         if county is None or (allowed_county and county.id != allowed_county):
             raise OutOfScope()
-        return _townships(select(Township.id).where(Township.county_id == county.id), county.name)
-    return Area(villages=None, townships=None, label="全部地区")
+        return _townships(
+            select(Township.id).where(Township.county_id == county.id), county.name, key=f"county:{county.id}"
+        )
+    return everywhere()
 
 
-def _townships(townships: Select[Any], label: str) -> Area:
-    return Area(villages=select(Village.id).where(Village.township_id.in_(townships)), townships=townships, label=label)
+def everywhere() -> Area:
+    """A system administrator's whole country."""
+    return Area(villages=None, townships=None, label="全部地区", key="all")
+
+
+def _townships(townships: Select[Any], label: str, *, key: str) -> Area:
+    return Area(
+        villages=select(Village.id).where(Village.township_id.in_(townships)),
+        townships=townships,
+        label=label,
+        key=key,
+    )

@@ -22,7 +22,7 @@ from markupsafe import Markup
 from sqlalchemy import and_, desc, exists, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from admin import auth, charts, figures, scope
+from admin import auth, charts, figures, scope, stats_snapshots
 from admin.audit import audit
 from admin.console import db, flash, now_of, render, user_of
 from admin.kb_pages import EDITORS, INTENT_NAMES
@@ -48,6 +48,11 @@ LAWYER_ROWS = 100
 GAP_SOURCE_LIMIT = 2000  # most recent tickets and most recent poorly answered messages
 CLUSTERS_PER_PAGE = 20
 CLOSED_PER_PAGE = 20
+
+
+def page_villages(session: Session, area: scope.Area, page: int) -> list[int]:
+    """The villages whose duty compliance one page of the statistics shows."""
+    return figures.area_village_ids(session, area, offset=(page - 1) * COMPLIANCE_PAGE, limit=COMPLIANCE_PAGE)
 
 
 def _int(value: str | None) -> int | None:
@@ -109,15 +114,23 @@ def router(templates: Jinja2Templates) -> APIRouter:
         now = now_of(request)
         chosen, area = resolve(session, user, period=period, county=county, township=township, now=now)
         cpage = max(cpage, 1)
-        villages = figures.area_village_ids(session, area, offset=(cpage - 1) * COMPLIANCE_PAGE, limit=COMPLIANCE_PAGE)
-        result = figures.compute(
+        settings = request.app.state.container.settings
+        result = stats_snapshots.figures_for_page(
             session,
-            request.app.state.container.settings,
-            period=chosen,
+            settings,
             area=area,
+            period=chosen,
+            page=cpage,
             now=now,
-            compliance_villages=villages,
-            row_limit=LAWYER_ROWS,
+            compute=lambda: figures.compute(
+                session,
+                settings,
+                period=chosen,
+                area=area,
+                now=now,
+                compliance_villages=page_villages(session, area, cpage),
+                row_limit=LAWYER_ROWS,
+            ),
         )
         village_total = figures.count_villages(session, area)
         today = to_local(now).date()
@@ -145,6 +158,7 @@ def router(templates: Jinja2Templates) -> APIRouter:
             cpage=cpage,
             cpages=max(1, -(-village_total // COMPLIANCE_PAGE)),
             village_total=village_total,
+            computed_at=to_local(result.generated_at),
             **area_choices(session, user, county),
         )
 

@@ -9,6 +9,7 @@ import logging
 
 from sqlalchemy import select
 
+from admin import stats_snapshots
 from admin.container import Container
 from bot.outbox import OutboxWorker
 from core.clock import utcnow
@@ -30,6 +31,14 @@ def start_workers(container: Container, stop: asyncio.Event) -> list[asyncio.Tas
         tasks.append(asyncio.create_task(run_scheduler(container, stop), name="scheduler"))
     except ImportError:
         pass
+    tasks.append(
+        asyncio.create_task(
+            stats_snapshots.refresh_loop(
+                container.session_factory, container.settings, stop, clock=lambda: container.router.clock()
+            ),
+            name="stats-snapshots",
+        )
+    )
     return tasks
 
 

@@ -239,6 +239,16 @@ def run() -> bool:
 
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("ANALYZE messages, outbox, tickets"))
+        conn.execute(text("DELETE FROM cache_entries WHERE key LIKE 'stats:%'"))
+    from admin import stats_snapshots
+
+    # what the refresher does in the serving process every STATS_SNAPSHOT_SECONDS / 2
+    started = time.perf_counter()
+    kept = stats_snapshots.refresh(container.session_factory, settings, now=utcnow())
+    print(
+        f"  snapshot refresher, all areas, this month and quarter: {(time.perf_counter() - started) * 1000:.0f} ms"
+        f" ({kept} kept; no target: background)"
+    )
     ok = _measure(settings, container, pages)
     container.engine.dispose()
     engine.dispose()
@@ -266,7 +276,7 @@ def _measure(settings, container, pages: list[str]) -> bool:  # type: ignore[no-
                 response = client.get(page)
                 timings.append((time.perf_counter() - started) * 1000)
                 assert response.status_code == 200, (page, response.status_code, response.text[:300])
-            timings = timings[1:]  # the first request warms caches
+            first, timings = timings[0], timings[1:]  # the first request warms caches
             label = (
                 f"{username:<6} {page.split('?')[0][6:] or '/'}{'?' + page.split('?')[1][:14] if '?' in page else ''}"
             )
@@ -274,6 +284,8 @@ def _measure(settings, container, pages: list[str]) -> bool:  # type: ignore[no-
             worst = max(timings)
             if worst > TARGET_MS:
                 print(f"  {'':<38} (slowest of {RUNS}: {worst:.0f} ms)")
+            if first > TARGET_MS:
+                print(f"  {'':<38} (first view: {first:.0f} ms, computed live; later views use its snapshot)")
         started = time.perf_counter()
         export = client.get(pages[1].replace("/admin/stats?", "/admin/stats.xlsx?"))
         assert export.status_code == 200

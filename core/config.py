@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     # --- scheduler
     reminder_grace_hours: float = Field(2, description="Late reminders are still sent within this window")
     scheduler_interval_seconds: int = Field(60, description="How often the reminder/SLA pass runs")
+    stats_snapshot_seconds: int = Field(
+        300,
+        ge=0,
+        description="A slow statistics page (all areas) is served from a computation this recent; 0: always live",
+    )
     lawyer_evening_reminder_time: str = Field(
         "18:00",
         pattern=r"^([01]\d|2[0-3]):[0-5]\d$",

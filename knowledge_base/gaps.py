@@ -19,6 +19,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from knowledge_base.articles import ARTICLE_INTENTS, MAX_ANSWER_CHARS, Article, answer_length
 from nlu.features import tokens
@@ -106,11 +107,13 @@ def _intent_of(items: Sequence[GapItem]) -> str | None:
 def _labels(keys: list[str], intents: list[str | None], similarity: float) -> list[int]:
     if len(keys) == 1:
         return [0]
+    # scipy rather than scikit-learn: the console runs in the serving process, where importing
+    # scikit-learn would cost about 80 MB for as long as it runs
     import numpy as np
-    from sklearn.cluster import AgglomerativeClustering
-    from sklearn.feature_extraction.text import TfidfVectorizer
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import squareform
 
-    vectors = TfidfVectorizer(analyzer=_analyzer, sublinear_tf=True).fit_transform(keys)
+    vectors = _tfidf([_analyzer(k) for k in keys])
     distance = 1.0 - (vectors @ vectors.T).toarray()
     distance[distance < 0] = 0.0
     # Questions the classifier put under different topics are never one need (an unknown topic
@@ -118,10 +121,28 @@ def _labels(keys: list[str], intents: list[str | None], similarity: float) -> li
     topic = np.array([i or "" for i in intents], dtype=object)
     known = topic != ""
     distance[(topic[:, None] != topic[None, :]) & known[:, None] & known[None, :]] = 1.0
-    model = AgglomerativeClustering(
-        n_clusters=None, metric="precomputed", linkage="average", distance_threshold=1.0 - similarity
-    )
-    return [int(label) for label in model.fit_predict(distance)]
+    np.fill_diagonal(distance, 0.0)
+    tree = linkage(squareform(distance, checks=False), method="average")
+    return [int(label) for label in fcluster(tree, t=1.0 - similarity, criterion="distance")]
+
+
+def _tfidf(documents: list[list[str]]) -> Any:
+    """Sparse rows of sublinear TF-IDF, L2-normalised, with smoothed idf (scikit-learn's defaults)."""
+    import numpy as np
+    from scipy import sparse
+
+    vocabulary: dict[str, int] = {}
+    counts = [Counter(vocabulary.setdefault(t, len(vocabulary)) for t in doc) for doc in documents]
+    columns = np.fromiter((k for c in counts for k in c), dtype=np.int64)
+    tf = np.fromiter((v for c in counts for v in c.values()), dtype=np.float64)
+    indptr = np.cumsum([0, *(len(c) for c in counts)])
+    df = np.bincount(columns, minlength=len(vocabulary))
+    idf = np.log((1 + len(documents)) / (1 + df)) + 1
+    values = (np.log(tf) + 1) * idf[columns]
+    rows = np.repeat(np.arange(len(documents)), np.diff(indptr))
+    norms = np.sqrt(np.bincount(rows, weights=values**2, minlength=len(documents)))
+    values /= np.where(norms == 0, 1.0, norms)[rows]
+    return sparse.csr_matrix((values, columns, indptr), shape=(len(documents), len(vocabulary)))
 
 
 def _cluster_of(groups: list[list[GapItem]]) -> Cluster:
