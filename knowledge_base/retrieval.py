@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.db import read_only
 from core.ports import Hit
 from nlu.fastpath import Linear, ScikitLinear, compile_linear
-from nlu.features import tokens
+from nlu.features import FEATURES_VERSION, tokens
 from nlu.offload import call_in_child
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ INTENT_WEIGHT = 0.1
 SOFTMAX_SHARPNESS = 5.0
 RELOAD_CHECK_SECONDS = 1.0
 #: Part of the paraphrase cache's key: change it when the model or its features change.
-PARAPHRASE_VERSION = "svc-3"
+PARAPHRASE_VERSION = f"svc-3-{FEATURES_VERSION}"
 
 
 @dataclass(frozen=True)

@@ -23,14 +23,14 @@ import numpy as np
 
 from core.ports import IntentResult, IntentScore
 from nlu.fastpath import Linear, ScikitLinear, compile_linear, softmax
-from nlu.features import tokens, warm_up
+from nlu.features import FEATURES_VERSION, tokens, warm_up
 from nlu.normalize import normalize, strip_salutation
 from nlu.offload import call_in_child
 from nlu.training_data import Example, fingerprint, load_training_examples
 
 log = logging.getLogger(__name__)
 
-MODEL_VERSION = "tfidf-lr-nb-9"
+MODEL_VERSION = f"tfidf-lr-nb-9-{FEATURES_VERSION}"
 LR_WEIGHT = 0.7
 NB_ALPHA = 0.05
 RANKING_SIZE = 5

@@ -127,3 +127,16 @@ def test_binary_models_use_scikit_learn(classes):  # type: ignore[no-untyped-def
     vectorizer = TfidfVectorizer(analyzer=tokens)
     model = LinearSVC().fit(vectorizer.fit_transform(["老板欠工钱", "离婚"]), list(range(classes)))
     assert isinstance(compile_linear(model, [vectorizer], check_texts=["老板"]), ScikitLinear)
+
+
+def test_fitting_falls_back_to_this_process_when_no_child_can_run(monkeypatch):  # type: ignore[no-untyped-def]
+    from concurrent.futures.process import BrokenProcessPool
+
+    from nlu import offload
+
+    class Broken:
+        def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            raise BrokenProcessPool("the child re-ran a script without a __main__ guard")
+
+    monkeypatch.setattr(offload, "ProcessPoolExecutor", Broken)
+    assert offload.call_in_child(sorted, [3, 1, 2]) == [1, 2, 3]
