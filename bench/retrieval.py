@@ -12,10 +12,11 @@ def run() -> bool:
     from knowledge_base.articles import load_directory
     from knowledge_base.evaluation import evaluate, heldout_examples
     from knowledge_base.retrieval import ArticleIndex, IndexedArticle
+    from knowledge_base.retrieval import indexed as as_indexed
 
     articles, _ = load_directory()
     published = [a for a in articles if a.status == "published"]
-    indexed = [IndexedArticle(a.slug, a.title, a.intent, tuple(a.questions), a.answer) for a in published]
+    indexed = [as_indexed(a) for a in published]  # as the bot indexes them, tags included
     index = ArticleIndex(indexed)
     from core.config import Settings
     from nlu.factory import build_classifier
@@ -34,7 +35,9 @@ def run() -> bool:
         qs = list(a.questions)
         rng.shuffle(qs)
         big.append(
-            IndexedArticle(f"{a.slug}-v{len(big)}", a.title + "（补充）", a.intent, tuple(qs[:3]), a.answer[::-1])
+            IndexedArticle(
+                f"{a.slug}-v{len(big)}", a.title + "（补充）", a.intent, tuple(qs[:3]), a.answer[::-1], a.tags
+            )
         )
     started = time.perf_counter()
     big_index = ArticleIndex(big)
