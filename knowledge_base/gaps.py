@@ -131,18 +131,17 @@ def _tfidf(documents: list[list[str]]) -> Any:
     import numpy as np
     from scipy import sparse
 
-    vocabulary: dict[str, int] = {}
-    counts = [Counter(vocabulary.setdefault(t, len(vocabulary)) for t in doc) for doc in documents]
-    columns = np.fromiter((k for c in counts for k in c), dtype=np.int64)
-    tf = np.fromiter((v for c in counts for v in c.values()), dtype=np.float64)
-    indptr = np.cumsum([0, *(len(c) for c in counts)])
-    df = np.bincount(columns, minlength=len(vocabulary))
-    idf = np.log((1 + len(documents)) / (1 + df)) + 1
-    values = (np.log(tf) + 1) * idf[columns]
-    rows = np.repeat(np.arange(len(documents)), np.diff(indptr))
-    norms = np.sqrt(np.bincount(rows, weights=values**2, minlength=len(documents)))
+    from knowledge_base.retrieval import term_counts
+
+    counts = term_counts(documents, {})
+    n = len(documents)
+    df = np.bincount(counts.indices, minlength=counts.shape[1])
+    idf = np.log((1 + n) / (1 + df)) + 1
+    values = (np.log(counts.data) + 1) * idf[counts.indices]
+    rows = np.repeat(np.arange(n), np.diff(counts.indptr))
+    norms = np.sqrt(np.bincount(rows, weights=values**2, minlength=n))
     values /= np.where(norms == 0, 1.0, norms)[rows]
-    return sparse.csr_matrix((values, columns, indptr), shape=(len(documents), len(vocabulary)))
+    return sparse.csr_matrix((values, counts.indices, counts.indptr), shape=counts.shape)
 
 
 def _cluster_of(groups: list[list[GapItem]]) -> Cluster:

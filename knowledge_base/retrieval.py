@@ -21,9 +21,6 @@ import ctypes
 import gc
 import hashlib
 import json
-import logging
-import os
-import pickle
 import threading
 import time
 from collections import Counter
@@ -39,9 +36,8 @@ from core.db import read_only
 from core.ports import Hit
 from nlu.fastpath import Linear, ScikitLinear, compile_linear
 from nlu.features import FEATURES_VERSION, tokens
+from nlu.model_cache import load_or_build
 from nlu.offload import call_in_child
-
-log = logging.getLogger(__name__)
 
 K1 = 1.2
 B = 0.75
@@ -78,7 +74,7 @@ class ArticleIndex:
         self.vocabulary: dict[str, int] = {}
         if not self.articles:
             return
-        counts = _term_counts([a.document() for a in self.articles], self.vocabulary)
+        counts = term_counts([tokens(a.document()) for a in self.articles], self.vocabulary)
         n_docs = counts.shape[0]
         df = np.bincount(counts.indices, minlength=counts.shape[1])
         self.idf = np.log(1 + (n_docs - df + 0.5) / (df + 0.5))
@@ -143,11 +139,11 @@ class ArticleIndex:
         ]
 
 
-def _term_counts(documents: Sequence[str], vocabulary: dict[str, int]) -> sparse.csr_matrix:
-    """Documents × terms counts of our tokens, filling ``vocabulary`` (term → column)."""
+def term_counts(documents: Sequence[Sequence[str]], vocabulary: dict[str, int]) -> sparse.csr_matrix:
+    """Documents (as their tokens) × terms counts, filling ``vocabulary`` (term → column)."""
     indptr, indices, values = [0], list[int](), list[int]()
     for document in documents:
-        counts = Counter(vocabulary.setdefault(t, len(vocabulary)) for t in tokens(document))
+        counts = Counter(vocabulary.setdefault(t, len(vocabulary)) for t in document)
         indices.extend(counts.keys())
         values.extend(counts.values())
         indptr.append(len(indices))
@@ -216,28 +212,17 @@ class ParaphraseCache:
     def get(self, articles: Sequence[IndexedArticle]) -> Paraphrase:
         texts, owners = paraphrase_views(articles)
         key = hashlib.sha256(json.dumps([PARAPHRASE_VERSION, texts, owners], ensure_ascii=False).encode()).hexdigest()
-        path = self.directory / f"paraphrase-{key[:24]}.pkl"
-        if path.exists():
-            try:
-                with path.open("rb") as fh:
-                    cached = pickle.load(fh)  # our own file, written below
-                if isinstance(cached, Paraphrase) and cached.size == len(articles):
-                    return cached
-            except Exception:  # truncated or from an incompatible version: fitted again
-                log.warning("ignoring unreadable paraphrase cache %s", path)
-        model = call_in_child(fit_paraphrase, articles) if self.in_child else fit_paraphrase(articles)
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            with tmp.open("wb") as fh:
-                pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            tmp.replace(path)
-            for old in self.directory.glob("paraphrase-*.pkl"):
-                if old != path:
-                    old.unlink(missing_ok=True)
-        except OSError:  # a read-only disk costs a refit next start, nothing more
-            log.warning("could not cache the paraphrase model in %s", self.directory)
-        return model
+
+        def build() -> Paraphrase:
+            return call_in_child(fit_paraphrase, articles) if self.in_child else fit_paraphrase(articles)
+
+        return load_or_build(
+            self.directory,
+            "paraphrase",
+            key[:24],
+            build,
+            valid=lambda m: isinstance(m, Paraphrase) and m.size == len(articles),
+        )
 
 
 class KnowledgeRetriever:

@@ -11,8 +11,6 @@ disk keyed by a fingerprint of its training data, so a start after the first one
 from __future__ import annotations
 
 import logging
-import os
-import pickle
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,8 +20,9 @@ from typing import Any
 import numpy as np
 
 from core.ports import IntentResult, IntentScore
-from nlu.fastpath import Linear, ScikitLinear, compile_linear, softmax
+from nlu.fastpath import Linear, ScikitLinear, compile_linear, features, softmax
 from nlu.features import FEATURES_VERSION, tokens, warm_up
+from nlu.model_cache import load_or_build
 from nlu.normalize import normalize, strip_salutation
 from nlu.offload import call_in_child
 from nlu.training_data import Example, fingerprint, load_training_examples
@@ -61,11 +60,7 @@ class TrainedModel:
     nb: Any  # MultinomialNB
 
     def features(self, texts: Sequence[str]) -> Any:
-        from scipy import sparse
-
-        return sparse.hstack(
-            [self.word_vectorizer.transform(texts), self.char_vectorizer.transform(texts)], format="csr"
-        )
+        return features([self.word_vectorizer, self.char_vectorizer], texts)
 
 
 @dataclass
@@ -81,6 +76,7 @@ class CompiledModel:
 
 def train(examples: Sequence[Example], *, progress: Callable[[str], None] | None = None) -> TrainedModel:
     # scikit-learn only where a model is trained: importing it costs a process about 80 MB
+    from scipy import sparse
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.naive_bayes import MultinomialNB
@@ -91,14 +87,15 @@ def train(examples: Sequence[Example], *, progress: Callable[[str], None] | None
     say("vectorising")
     word_vec = TfidfVectorizer(analyzer=_word_tokens, sublinear_tf=True, min_df=1)
     char_vec = TfidfVectorizer(analyzer=_char_tokens, sublinear_tf=True, min_df=2, max_features=60000)
-    word_vec.fit(texts)
-    char_vec.fit(texts)
-    trained = TrainedModel(fingerprint(examples, MODEL_VERSION), word_vec, char_vec, None, None)
-    x = trained.features(texts)
+    x = sparse.hstack([word_vec.fit_transform(texts), char_vec.fit_transform(texts)], format="csr")
     say("fitting")
-    trained.model = LogisticRegression(C=20.0, max_iter=3000, class_weight="balanced").fit(x, labels)
-    trained.nb = MultinomialNB(alpha=NB_ALPHA).fit(x, labels)
-    return trained
+    return TrainedModel(
+        fingerprint(examples, MODEL_VERSION),
+        word_vec,
+        char_vec,
+        model=LogisticRegression(C=20.0, max_iter=3000, class_weight="balanced").fit(x, labels),
+        nb=MultinomialNB(alpha=NB_ALPHA).fit(x, labels),
+    )
 
 
 def compile_model(trained: TrainedModel) -> CompiledModel:
@@ -167,30 +164,20 @@ def load_or_train(
     a child process, so that this one never imports scikit-learn)."""
     examples = training_examples(extra)
     key = fingerprint(examples, MODEL_VERSION)
-    path = model_dir / f"intent-{key}.pkl"
     warm_up()
-    if path.exists():
-        try:
-            with path.open("rb") as fh:
-                model = pickle.load(fh)  # our own file, written below
-            if isinstance(model, CompiledModel) and model.fingerprint == key:
-                return EmbeddedClassifier(model)
-        except Exception:  # a truncated or incompatible cache is rebuilt, not fatal
-            log.warning("ignoring unreadable model cache %s", path)
-    started = time.perf_counter()
-    if in_child:
-        if progress:
-            progress("training in a child process")
-        model = call_in_child(train_compiled, examples)
-    else:
-        model = compile_model(train(examples, progress=progress))
-    model_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # two processes may train at once
-    with tmp.open("wb") as fh:
-        pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    tmp.replace(path)
-    for old in model_dir.glob("intent-*.pkl"):
-        if old != path:
-            old.unlink(missing_ok=True)
-    log.info("trained intent model on %d examples in %.1fs", len(examples), time.perf_counter() - started)
+
+    def build() -> CompiledModel:
+        started = time.perf_counter()
+        if in_child:
+            if progress:
+                progress("training in a child process")
+            model = call_in_child(train_compiled, examples)
+        else:
+            model = compile_model(train(examples, progress=progress))
+        log.info("trained intent model on %d examples in %.1fs", len(examples), time.perf_counter() - started)
+        return model
+
+    model = load_or_build(
+        model_dir, "intent", key, build, valid=lambda m: isinstance(m, CompiledModel) and m.fingerprint == key
+    )
     return EmbeddedClassifier(model)

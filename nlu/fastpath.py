@@ -103,7 +103,7 @@ class ScikitLinear:
         return np.asarray(self.model.classes_)
 
     def decision(self, text: str) -> np.ndarray:
-        return np.asarray(self.decide(_reference(self.vectorizers, text)))[0]
+        return np.asarray(self.decide(features(self.vectorizers, [text])))[0]
 
 
 def compile_linear(
@@ -140,17 +140,17 @@ def compile_linear(
 
 def _agrees(compiled: Linear, vectorizers: Sequence[Any], decide: Callable[[Any], Any], texts: Sequence[str]) -> bool:
     for text in texts:
-        expected = np.asarray(decide(_reference(vectorizers, text)))[0]
+        expected = np.asarray(decide(features(vectorizers, [text])))[0]
         if not np.allclose(compiled.decision(text), expected, rtol=1e-9, atol=1e-9):
             return False
     return True
 
 
-def _reference(vectorizers: Sequence[Any], text: str) -> Any:
-    """The feature row exactly as scikit-learn builds it."""
+def features(vectorizers: Sequence[Any], texts: Sequence[str]) -> Any:
+    """The fitted vectorizers' features side by side, exactly as scikit-learn builds them."""
     from scipy import sparse
 
-    return sparse.hstack([v.transform([text]) for v in vectorizers], format="csr")
+    return sparse.hstack([v.transform(texts) for v in vectorizers], format="csr")
 
 
 def softmax(values: np.ndarray) -> np.ndarray:

@@ -140,3 +140,32 @@ def test_fitting_falls_back_to_this_process_when_no_child_can_run(monkeypatch): 
 
     monkeypatch.setattr(offload, "ProcessPoolExecutor", Broken)
     assert offload.call_in_child(sorted, [3, 1, 2]) == [1, 2, 3]
+
+
+def test_knowledge_gap_clusters_are_scikit_learns_agglomerative_clusters():  # type: ignore[no-untyped-def]
+    """gaps clusters with scipy (the console runs in the serving process); the partition must be
+    the one scikit-learn's average-linkage clustering over its TF-IDF gives."""
+    from sklearn.cluster import AgglomerativeClustering
+
+    from knowledge_base import gaps
+    from nlu.normalize import normalize
+
+    articles, _ = load_directory()
+    by_text = {normalize(q).strip(): a.intent for a in articles for q in a.questions}
+    keys = sorted(by_text)[:300]
+    vectors = TfidfVectorizer(analyzer=gaps._analyzer, sublinear_tf=True).fit_transform(keys)
+    distance = np.clip(1.0 - (vectors @ vectors.T).toarray(), 0.0, None)
+
+    def partition(labels):  # type: ignore[no-untyped-def]
+        groups: dict[int, set[str]] = {}
+        for key, label in zip(keys, labels, strict=True):
+            groups.setdefault(int(label), set()).add(key)
+        return sorted(sorted(g) for g in groups.values())
+
+    for similarity in (0.08, 0.12, 0.3):
+        expected = AgglomerativeClustering(
+            n_clusters=None, metric="precomputed", linkage="average", distance_threshold=1.0 - similarity
+        ).fit_predict(distance)
+        ours = gaps._labels(keys, [None] * len(keys), similarity)
+        assert partition(ours) == partition(expected), similarity
+        assert 1 < len(set(ours)) < len(keys)  # a real grouping, not all-or-nothing
