@@ -196,6 +196,10 @@ class Figures:
         return next(t for t in self.tables if t.key == key)
 
 
+#: Villages whose duty compliance one statistics page shows, and lawyers it lists.
+PAGE_VILLAGES = 50
+PAGE_LAWYER_ROWS = 100
+
 TABLE_KEYS = (
     "consult_topic",
     "consult_channel",
@@ -243,6 +247,22 @@ def compute(
     order = {key: i for i, key in enumerate(TABLE_KEYS)}
     figures.tables.sort(key=lambda t: order[t.key])
     return figures
+
+
+def page_figures(
+    session: Session, settings: Settings, *, period: Period, area: Area, now: dt.datetime, page: int
+) -> Figures:
+    """What one page of 统计报表 shows: every table, the duty compliance of one page of villages,
+    the busiest lawyers."""
+    return compute(
+        session,
+        settings,
+        period=period,
+        area=area,
+        now=now,
+        compliance_villages=area_village_ids(session, area, offset=(page - 1) * PAGE_VILLAGES, limit=PAGE_VILLAGES),
+        row_limit=PAGE_LAWYER_ROWS,
+    )
 
 
 # ---------------------------------------------------------------------- SQL helpers

@@ -43,16 +43,9 @@ from knowledge_base import service as kb
 from scheduling import compliance
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-COMPLIANCE_PAGE = 50
-LAWYER_ROWS = 100
 GAP_SOURCE_LIMIT = 2000  # most recent tickets and most recent poorly answered messages
 CLUSTERS_PER_PAGE = 20
 CLOSED_PER_PAGE = 20
-
-
-def page_villages(session: Session, area: scope.Area, page: int) -> list[int]:
-    """The villages whose duty compliance one page of the statistics shows."""
-    return figures.area_village_ids(session, area, offset=(page - 1) * COMPLIANCE_PAGE, limit=COMPLIANCE_PAGE)
 
 
 def _int(value: str | None) -> int | None:
@@ -114,23 +107,8 @@ def router(templates: Jinja2Templates) -> APIRouter:
         now = now_of(request)
         chosen, area = resolve(session, user, period=period, county=county, township=township, now=now)
         cpage = max(cpage, 1)
-        settings = request.app.state.container.settings
         result = stats_snapshots.figures_for_page(
-            session,
-            settings,
-            area=area,
-            period=chosen,
-            page=cpage,
-            now=now,
-            compute=lambda: figures.compute(
-                session,
-                settings,
-                period=chosen,
-                area=area,
-                now=now,
-                compliance_villages=page_villages(session, area, cpage),
-                row_limit=LAWYER_ROWS,
-            ),
+            session, request.app.state.container.settings, area=area, period=chosen, page=cpage, now=now
         )
         village_total = figures.count_villages(session, area)
         today = to_local(now).date()
@@ -156,7 +134,8 @@ def router(templates: Jinja2Templates) -> APIRouter:
             query=_query(chosen, county, township),
             shortcuts=shortcuts,
             cpage=cpage,
-            cpages=max(1, -(-village_total // COMPLIANCE_PAGE)),
+            cpages=max(1, -(-village_total // figures.PAGE_VILLAGES)),
+            page_size=figures.PAGE_VILLAGES,
             village_total=village_total,
             computed_at=to_local(result.generated_at),
             **area_choices(session, user, county),

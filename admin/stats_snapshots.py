@@ -26,7 +26,6 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -57,36 +56,51 @@ def figures_for_page(
     period: figures.Period,
     page: int,
     now: dt.datetime,
-    compute: Callable[[], figures.Figures],
 ) -> figures.Figures:
-    """The fresh snapshot of this page when there is one, else ``compute()`` (kept if it was slow)."""
+    """The fresh snapshot of this page when there is one, else the page computed (and kept if slow)."""
     key = snapshot_key(area, period, page)
     if key is None or settings.stats_snapshot_seconds <= 0:
-        return compute()
+        return figures.page_figures(session, settings, period=period, area=area, now=now, page=page)
     entry = session.get(CacheEntry, key)
     if entry is not None and entry.expires_at is not None and entry.expires_at > now:
         try:
             return from_json(entry.value)
         except (ValueError, KeyError, TypeError):  # written by an older version: computed again
             log.warning("ignoring unreadable statistics snapshot %s", key)
-    started = time.perf_counter()
-    result = compute()
-    if (time.perf_counter() - started) * 1000 >= SLOW_MS:
-        _store(session, key, result, expires_at=now + dt.timedelta(seconds=settings.stats_snapshot_seconds))
+    result, _ = _compute(session, settings, key, entry, area=area, period=period, page=page, now=now)
     return result
 
 
-def _store(session: Session, key: str, result: figures.Figures, *, expires_at: dt.datetime) -> None:
+def _compute(
+    session: Session,
+    settings: Settings,
+    key: str,
+    entry: CacheEntry | None,
+    *,
+    area: scope.Area,
+    period: figures.Period,
+    page: int,
+    now: dt.datetime,
+) -> tuple[figures.Figures, bool]:
+    """Compute the page; keep it as the snapshot ``entry`` when that was slow, drop ``entry`` when
+    it was fast (nothing to go stale). Returns the figures and whether they were kept."""
+    started = time.perf_counter()
+    result = figures.page_figures(session, settings, period=period, area=area, now=now, page=page)
+    if (time.perf_counter() - started) * 1000 < SLOW_MS:
+        if entry is not None:
+            session.delete(entry)
+        return result, False
     value = to_json(result)
+    expires_at = now + dt.timedelta(seconds=settings.stats_snapshot_seconds)
     try:
         with session.begin_nested():
-            entry = session.get(CacheEntry, key)
             if entry is None:
                 session.add(CacheEntry(key=key, value=value, expires_at=expires_at))
             else:
                 entry.value, entry.expires_at = value, expires_at
     except IntegrityError:  # another request stored it meanwhile: theirs is as good
         pass
+    return result, True
 
 
 # ---------------------------------------------------------------------- the refresher
@@ -94,8 +108,6 @@ def _store(session: Session, key: str, result: figures.Figures, *, expires_at: d
 
 def refresh(factory: sessionmaker[Session], settings: Settings, *, now: dt.datetime) -> int:
     """Recompute the all-areas page of this month and this quarter; returns how many were kept."""
-    from admin.stats_pages import LAWYER_ROWS, page_villages
-
     today = to_local(now).date()
     area = scope.everywhere()
     kept = 0
@@ -104,21 +116,9 @@ def refresh(factory: sessionmaker[Session], settings: Settings, *, now: dt.datet
         key = snapshot_key(area, period, 1)
         assert key is not None
         with transaction(factory) as session:
-            started = time.perf_counter()
-            result = figures.compute(
-                session,
-                settings,
-                period=period,
-                area=area,
-                now=now,
-                compliance_villages=page_villages(session, area, 1),
-                row_limit=LAWYER_ROWS,
-            )
-            if (time.perf_counter() - started) * 1000 >= SLOW_MS:
-                _store(session, key, result, expires_at=now + dt.timedelta(seconds=settings.stats_snapshot_seconds))
-                kept += 1
-            else:  # fast enough live: no snapshot to go stale
-                session.execute(delete(CacheEntry).where(CacheEntry.key == key))
+            entry = session.get(CacheEntry, key)
+            _, stored = _compute(session, settings, key, entry, area=area, period=period, page=1, now=now)
+            kept += stored
     return kept
 
 
