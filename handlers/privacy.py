@@ -27,9 +27,8 @@ from core.models import (
     TicketEvent,
     WorkLogEntry,
 )
-from handlers import directory, texts, tickets
+from handlers import texts, tickets
 from handlers.context import Context
-from handlers.notify import enqueue
 
 CONFIRM = "yes"
 KEEP = "no"
@@ -167,16 +166,8 @@ def _anonymise_ticket(session: Session, ticket: Ticket, *, actor: str, now: dt.d
         tickets.close(session, ticket, actor=actor, now=now, ask_rating=False, detail="personal data deleted")
         if ticket.lawyer_id is not None and ticket.kind != "complaint":
             notice = OutgoingMessage(texts.FORGET_LAWYER_NOTICE.format(code=ticket.code))
-            for lawyer_account in directory.lawyer_accounts(session, ticket.lawyer_id):
-                enqueue(
-                    session,
-                    account=lawyer_account,
-                    message=notice,
-                    purpose="notify",
-                    dedup_key=f"forgotten:{ticket.id}:{lawyer_account.id}",
-                    ticket_id=ticket.id,
-                    now=now,
-                )
+            key = f"forgotten:{ticket.id}"
+            tickets.send_to_lawyer(session, ticket.lawyer_id, notice, purpose="notify", key=key, ticket=ticket, now=now)
     ticket.question = ""
     ticket.summary = None
     ticket.rating_comment = None

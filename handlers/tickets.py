@@ -206,16 +206,33 @@ def notify_lawyer_new(session: Session, ticket: Ticket, lawyer: Lawyer, *, now: 
             Button(texts.BUTTON_CLOSE, f"tk:close:{ticket.code}"),
         ),
     )
-    for account in directory.lawyer_accounts(session, lawyer.id):
-        enqueue(
-            session,
-            account=account,
-            message=message,
-            purpose="notify",
-            dedup_key=f"notify:{ticket.id}:{account.id}",
-            ticket_id=ticket.id,
-            now=now,
-        )
+    send_to_lawyer(session, lawyer.id, message, purpose="notify", key=f"notify:{ticket.id}", ticket=ticket, now=now)
+
+
+def send_to_lawyer(
+    session: Session,
+    lawyer_id: int,
+    message: OutgoingMessage,
+    *,
+    purpose: str,
+    key: str,
+    ticket: Ticket,
+    now: dt.datetime,
+    channel: str | None = None,
+) -> None:
+    """``message`` about ``ticket`` to every messenger account the lawyer has bound (``channel``:
+    only to that channel's), through the outbox; each copy's dedup key is ``key:<account id>``."""
+    for account in directory.lawyer_accounts(session, lawyer_id):
+        if channel is None or account.channel == channel:
+            enqueue(
+                session,
+                account=account,
+                message=message,
+                purpose=purpose,
+                dedup_key=f"{key}:{account.id}",
+                ticket_id=ticket.id,
+                now=now,
+            )
 
 
 def relay_to_responsible(
@@ -224,16 +241,7 @@ def relay_to_responsible(
     """A follow-up from the villager: to the ticket's lawyer, or left in the 司法所 queue."""
     if ticket.lawyer_id is None:
         return  # the console shows the conversation to the queue
-    for account in directory.lawyer_accounts(session, ticket.lawyer_id):
-        enqueue(
-            session,
-            account=account,
-            message=message,
-            purpose="relay",
-            dedup_key=f"{key}:{account.id}",
-            ticket_id=ticket.id,
-            now=now,
-        )
+    send_to_lawyer(session, ticket.lawyer_id, message, purpose="relay", key=key, ticket=ticket, now=now)
 
 
 def forward_to_responsible(
@@ -243,17 +251,10 @@ def forward_to_responsible(
     channel's file reference means nothing to another channel (the notice goes everywhere)."""
     if ticket.lawyer_id is None:
         return
-    for account in directory.lawyer_accounts(session, ticket.lawyer_id):
-        if account.channel == channel:
-            enqueue(
-                session,
-                account=account,
-                message=OutgoingMessage("", attachment=attachment),
-                purpose="relay",
-                dedup_key=f"{key}:{account.id}",
-                ticket_id=ticket.id,
-                now=now,
-            )
+    message = OutgoingMessage("", attachment=attachment)
+    send_to_lawyer(
+        session, ticket.lawyer_id, message, purpose="relay", key=key, ticket=ticket, now=now, channel=channel
+    )
 
 
 def can_act(session: Session, lawyer_id: int, ticket: Ticket, *, now: dt.datetime) -> bool:

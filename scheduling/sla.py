@@ -28,7 +28,7 @@ from core.config import Settings
 from core.db import is_postgres, transaction
 from core.messages import Button, OutgoingMessage
 from core.models import Ticket, TicketEvent, Township
-from handlers import directory, texts, tickets
+from handlers import texts, tickets
 from handlers.notify import enqueue
 
 SYSTEM = "system"
@@ -127,17 +127,8 @@ def remind(session: Session, ticket: Ticket, *, settings: Settings, now: dt.date
         ),
         (Button(texts.BUTTON_REPLY, f"tk:reply:{ticket.code}"),),
     )
-    due = f"{ticket.sla_due_at:%Y%m%d%H%M}"
-    for account in directory.lawyer_accounts(session, ticket.lawyer_id):
-        enqueue(
-            session,
-            account=account,
-            message=message,
-            purpose="notify",
-            dedup_key=f"sla:{ticket.id}:remind:{due}:{account.id}",
-            ticket_id=ticket.id,
-            now=now,
-        )
+    key = f"sla:{ticket.id}:remind:{ticket.sla_due_at:%Y%m%d%H%M}"
+    tickets.send_to_lawyer(session, ticket.lawyer_id, message, purpose="notify", key=key, ticket=ticket, now=now)
     ticket.sla_reminded_at = now
     tickets.log(session, ticket, actor=SYSTEM, action="sla_reminded", detail=f"{waited}h", now=now)
 
@@ -166,16 +157,8 @@ def escalate(session: Session, ticket: Ticket, *, settings: Settings, now: dt.da
             texts.SLA_ESCALATED_LAWYER.format(code=ticket.code, hours=hours, township=township_name),
             (Button(texts.BUTTON_REPLY, f"tk:reply:{ticket.code}"),),
         )
-        for account in directory.lawyer_accounts(session, ticket.lawyer_id):
-            enqueue(
-                session,
-                account=account,
-                message=notice,
-                purpose="notify",
-                dedup_key=f"sla:{ticket.id}:escalated:{due}:{account.id}",
-                ticket_id=ticket.id,
-                now=now,
-            )
+        key = f"sla:{ticket.id}:escalated:{due}"
+        tickets.send_to_lawyer(session, ticket.lawyer_id, notice, purpose="notify", key=key, ticket=ticket, now=now)
 
 
 def _last_event_before(cutoff: dt.datetime) -> Select[Any]:  # ticket ids
