@@ -15,6 +15,7 @@ import os
 import statistics
 import time
 
+from bench import pg
 from bench.stats import check
 
 PG_URL = os.environ.get(
@@ -127,17 +128,9 @@ def _generate(conn) -> None:  # type: ignore[no-untyped-def]
     ]
     for step in steps:
         conn.execute(text(step))
-    for table in (
-        "counties",
-        "townships",
-        "villages",
-        "lawyers",
-        "villagers",
-        "channel_accounts",
-        "messages",
-        "tickets",
-    ):
-        conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+    pg.reset_sequences(
+        conn, ("counties", "townships", "villages", "lawyers", "villagers", "channel_accounts", "messages", "tickets")
+    )
 
 
 def _prepare():  # type: ignore[no-untyped-def]

@@ -1,4 +1,5 @@
-"""Dedicated PostgreSQL databases for the benchmarks (never the tests' ``test`` database).
+"""Dedicated PostgreSQL databases for the benchmarks (never the tests' ``test`` database), and
+whether a server answers (the tests ask that too).
 
 The server is the one the tests use (``VILLAGELAW_BENCH_PG`` names another); each benchmark gets
 its own database, ``villagelaw_bench_<name>``, created on first use.
@@ -14,9 +15,10 @@ from sqlalchemy.engine import make_url
 SERVER = os.environ.get("VILLAGELAW_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
-def available() -> bool:
+def available(url: str = SERVER) -> bool:
+    """Whether a PostgreSQL server answers at ``url`` within 3 s (the tests ask it too)."""
     try:
-        engine = create_engine(SERVER, connect_args={"connect_timeout": 3})
+        engine = create_engine(url, connect_args={"connect_timeout": 3})
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         engine.dispose()
@@ -38,3 +40,9 @@ def database(name: str, *, fresh: bool = False) -> str:
             conn.execute(text(f'CREATE DATABASE "{db}"'))
     admin.dispose()
     return make_url(SERVER).set(database=db).render_as_string(hide_password=False)
+
+
+def reset_sequences(conn, tables: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    """After rows were inserted with explicit ids: the next id of each table follows its largest."""
+    for table in tables:
+        conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))

@@ -189,21 +189,23 @@ def seed(engine: Any) -> None:
                 conn.execute(text(sql), {**params, "lo": lo, "hi": min(lo + BATCH - 1, total)})
         print(f"    seeded {label:<20} {time.perf_counter() - t:7.1f} s  ({total:,} rows)", flush=True)
     with engine.begin() as conn:
-        for table in (
-            "counties",
-            "townships",
-            "villages",
-            "lawyers",
-            "villagers",
-            "channel_accounts",
-            "messages",
-            "tickets",
-            "ticket_events",
-            "duty_sessions",
-            "outbox",
-            "assignments",
-        ):
-            conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+        pg.reset_sequences(
+            conn,
+            (
+                "counties",
+                "townships",
+                "villages",
+                "lawyers",
+                "villagers",
+                "channel_accounts",
+                "messages",
+                "tickets",
+                "ticket_events",
+                "duty_sessions",
+                "outbox",
+                "assignments",
+            ),
+        )
         conn.execute(text("INSERT INTO cache_entries (key, value) VALUES (:k, :v)"), {"k": MARKER, "v": f"{VILLAGERS}"})
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE"))

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 
 from admin.container import Container, build
+from bench.pg import available as pg_available
 from core.config import Settings
 from core.db import make_engine
 from core.migrate import upgrade
@@ -33,20 +34,9 @@ os.environ.setdefault("FIT_MODELS_IN_CHILD", "false")
 T0 = dt.datetime(2026, 12, 1, 2, 0, 0)  # 10:00 in Asia/Shanghai, a Tuesday
 
 
-def _pg_available() -> bool:
-    try:
-        engine = create_engine(PG_URL, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        engine.dispose()
-        return True
-    except Exception:
-        return False
-
-
 @pytest.fixture(scope="session")
 def pg_schema_url() -> Iterator[str]:
-    if not _pg_available():
+    if not pg_available(PG_URL):
         if REQUIRE_PG:
             pytest.fail(f"PostgreSQL required but unreachable at {PG_URL}")
         pytest.skip("PostgreSQL not reachable")
