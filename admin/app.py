@@ -83,7 +83,8 @@ def _fit_models(settings: Settings) -> None:
     from core.logs import configure_logging
 
     configure_logging(settings.log_level)
-    container = build(settings)
+    # this process is the short-lived one: it fits here rather than spawning yet another
+    container = build(settings.model_copy(update={"fit_models_in_child": False}))
     warm_up(container)
     container.engine.dispose()
 

@@ -169,3 +169,28 @@ def test_knowledge_gap_clusters_are_scikit_learns_agglomerative_clusters():  # t
         ours = gaps._labels(keys, [None] * len(keys), similarity)
         assert partition(ours) == partition(expected), similarity
         assert 1 < len(set(ours)) < len(keys)  # a real grouping, not all-or-nothing
+
+
+def test_serve_fits_the_models_in_a_child_so_workers_only_load_them(seeded, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """`villagelaw serve` with several workers: one short-lived child brings both caches up to date
+    for the live knowledge base; a worker built afterwards never fits (nor spawns a fitter)."""
+    from admin.app import fit_models_in_child, warm_up
+    from admin.container import build
+    from knowledge_base import retrieval
+    from nlu import classifier
+
+    settings = seeded.settings.model_copy(update={"nlu_model_dir": tmp_path, "fit_models_in_child": True})
+    fit_models_in_child(settings)
+    assert len(list(tmp_path.glob("intent-*.pkl"))) == 1 and len(list(tmp_path.glob("paraphrase-*.pkl"))) == 1
+
+    def no_fitting(*_args):  # type: ignore[no-untyped-def]
+        raise AssertionError("a worker fitted a model")
+
+    monkeypatch.setattr(classifier, "call_in_child", no_fitting)
+    monkeypatch.setattr(retrieval, "call_in_child", no_fitting)
+    worker = build(settings)
+    warm_up(worker)
+    hits = worker.retriever.search("老板欠工钱不给怎么办", intent="labor")
+    assert hits and hits[0].intent == "labor"
+    assert worker.services.classifier.parse("老板欠我三个月工钱").intent == "labor"
+    worker.engine.dispose()
