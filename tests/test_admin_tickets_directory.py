@@ -200,3 +200,23 @@ def test_worklog_excel_contains_the_answered_ticket(seeded, db_url, tmp_path):  
     )
     assert cli.returncode == 0, cli.stderr
     assert "1 entries" in cli.stdout and load_workbook(out).active.max_row == values.__len__()
+
+
+def test_a_lawyers_villages_follow_the_local_date_not_utc(seeded, monkeypatch):  # type: ignore[no-untyped-def]
+    """01:00 on 2 December in Asia/Shanghai is still 1 December in UTC: an assignment starting on the
+    2nd is already the lawyer's, as the bot (which reasons in local days) treats it."""
+    import datetime as dt
+
+    from admin import scope
+
+    monkeypatch.setattr(scope, "utcnow", lambda: dt.datetime(2026, 12, 1, 17, 0))
+    with transaction(seeded.session_factory) as session:
+        lawyer = Lawyer(name="新律师", firm="测试所", phone="13900000000")
+        session.add(lawyer)
+        session.flush()
+        village = session.scalars(select(Village).order_by(Village.id)).first()
+        session.add(Assignment(lawyer_id=lawyer.id, village_id=village.id, start_date=dt.date(2026, 12, 2)))
+        session.add(Assignment(lawyer_id=lawyer.id, village_id=village.id + 1, start_date=dt.date(2026, 12, 3)))
+        session.flush()
+        user = AdminUser(username="new-lawyer", password_hash="x", role="lawyer", lawyer_id=lawyer.id)
+        assert scope.village_ids(session, user) == [village.id]  # the 3rd's assignment not yet
