@@ -25,7 +25,7 @@ from core.clock import utcnow
 from core.db import is_postgres, transaction
 from core.models import ChannelAccount, DeliveryAttempt, OutboxMessage
 from core.ports import Channel, HeldDeliveryError, PermanentDeliveryError, TransientDeliveryError
-from handlers.notify import as_outgoing
+from handlers.notify import as_outgoing, mark_holding
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +149,7 @@ class OutboxWorker:
             row.last_error = str(error)[:2000]
             if isinstance(error, HeldDeliveryError):
                 row.status = "held"
+                mark_holding(session, row.account_id)
                 session.add(DeliveryAttempt(outbox_id=row.id, at=now, outcome="held", error=row.last_error))
                 return "held"
             if isinstance(error, PermanentDeliveryError) or row.attempts >= MAX_ATTEMPTS:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy import (
     text as sql_text,
@@ -159,6 +160,9 @@ class ChannelAccount(Base):
     lawyer_id: Mapped[int | None] = mapped_column(ForeignKey("lawyers.id"), index=True)
     unreachable: Mapped[bool] = mapped_column(Boolean, default=False)
     unreachable_reason: Mapped[str | None] = mapped_column(String(200))
+    #: Some of its outbox messages are held (unreachable, or outside WeChat's window): the next
+    #: message they write releases them. A flag, so that the common message skips that UPDATE.
+    holds_messages: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     last_inbound_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     created_at: Mapped[dt.datetime] = _now_column()
     villager: Mapped[Villager | None] = relationship()

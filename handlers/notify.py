@@ -48,6 +48,8 @@ def enqueue(
         next_attempt_at=now or utcnow(),
         created_at=now or utcnow(),
     )
+    if account.unreachable:
+        mark_holding(session, account.id)
     try:
         with session.begin_nested():
             session.add(row)
@@ -59,13 +61,24 @@ def enqueue(
     return row
 
 
-def release_held(session: Session, *, account_id: int, now: dt.datetime) -> None:
+def mark_holding(session: Session, account_id: int) -> None:
+    """Note that the account has held messages. An UPDATE even when the flag looks set already:
+    its row lock orders it with a concurrent release (which holds the same lock), so a release
+    can never clear the flag of a message it did not release."""
+    session.execute(update(ChannelAccount).where(ChannelAccount.id == account_id).values(holds_messages=True))
+
+
+def release_held(session: Session, account: ChannelAccount, *, now: dt.datetime) -> None:
     """Send what was held while the account was unreachable, oldest first (the outbox keeps order)."""
+    if not account.holds_messages:
+        return
     session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.account_id == account_id, OutboxMessage.status == "held")
+        .where(OutboxMessage.account_id == account.id, OutboxMessage.status == "held")
         .values(status="pending", next_attempt_at=now, last_error=None)
+        .execution_options(synchronize_session=False)
     )
+    account.holds_messages = False
 
 
 def buttons_to_json(buttons: tuple[Button, ...]) -> list[dict[str, str]] | None:

@@ -29,7 +29,7 @@ from nlu.training_data import Example, fingerprint, load_training_examples
 
 log = logging.getLogger(__name__)
 
-MODEL_VERSION = f"tfidf-lr-nb-9-{FEATURES_VERSION}"
+MODEL_VERSION = f"tfidf-lr-nb-10-{FEATURES_VERSION}"
 LR_WEIGHT = 0.7
 NB_ALPHA = 0.05
 RANKING_SIZE = 5
@@ -102,20 +102,24 @@ def compile_model(trained: TrainedModel) -> CompiledModel:
     vectorizers = [trained.word_vectorizer, trained.char_vectorizer]
     checks = [prepare(t) for t in CHECK_TEXTS]
     nb = trained.nb
+    linear = compile_linear(trained.model, vectorizers, check_texts=checks)
+    # naive Bayes's joint log-likelihood is linear in the features too: log P(w|c)·x + log P(c)
+    bayes = compile_linear(
+        nb,
+        vectorizers,
+        check_texts=checks,
+        coef=nb.feature_log_prob_,
+        intercept=nb.class_log_prior_,
+        decide=nb.predict_joint_log_proba,
+    )
+    if isinstance(linear, Linear) and isinstance(bayes, Linear):
+        bayes.rows = linear.rows  # the same vectorizers: one feature row serves both models
     return CompiledModel(
         version=MODEL_VERSION,
         fingerprint=trained.fingerprint,
         labels=[str(label) for label in trained.model.classes_],
-        linear=compile_linear(trained.model, vectorizers, check_texts=checks),
-        # naive Bayes's joint log-likelihood is linear in the features too: log P(w|c)·x + log P(c)
-        bayes=compile_linear(
-            nb,
-            vectorizers,
-            check_texts=checks,
-            coef=nb.feature_log_prob_,
-            intercept=nb.class_log_prior_,
-            decide=nb.predict_joint_log_proba,
-        ),
+        linear=linear,
+        bayes=bayes,
     )
 
 
@@ -130,7 +134,13 @@ class EmbeddedClassifier:
 
     def probabilities(self, clean: str) -> np.ndarray:
         """= LR_WEIGHT·LR.predict_proba + (1−LR_WEIGHT)·NB.predict_proba for one normalised text."""
-        return LR_WEIGHT * softmax(self.linear.decision(clean)) + (1 - LR_WEIGHT) * softmax(self.bayes.decision(clean))
+        linear, bayes = self.linear, self.bayes
+        if isinstance(linear, Linear) and isinstance(bayes, Linear) and bayes.rows is linear.rows:
+            row = linear.row(clean)
+            lr, nb = linear.decision_of(row), bayes.decision_of(row)
+        else:
+            lr, nb = linear.decision(clean), bayes.decision(clean)
+        return LR_WEIGHT * softmax(lr) + (1 - LR_WEIGHT) * softmax(nb)
 
     def parse(self, text: str) -> IntentResult:
         clean = prepare(text)

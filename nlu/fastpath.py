@@ -83,11 +83,19 @@ class Linear:
     classes: np.ndarray
 
     def decision(self, text: str) -> np.ndarray:
+        return self.decision_of(self.row(text))
+
+    def row(self, text: str) -> Row:
+        """The text's feature row: column indices and their values."""
         indices, values = zip(*(r(text) for r in self.rows), strict=True)
-        idx = np.concatenate(indices)
+        return np.concatenate(indices), np.concatenate(values)
+
+    def decision_of(self, row: Row) -> np.ndarray:
+        """Decision values for a row made by this model's ``row`` (or an identical model's)."""
+        idx, values = row
         if idx.size == 0:
             return self.intercept.copy()
-        return np.concatenate(values) @ self.coef[idx] + self.intercept
+        return values @ self.coef[idx] + self.intercept
 
 
 @dataclass

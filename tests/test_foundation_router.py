@@ -175,3 +175,42 @@ def test_a_first_message_the_classifier_does_not_place_is_kept_for_after_onboard
     with seeded.session_factory() as s:
         conv = s.scalar(select(Conversation))
         assert conv is not None and conv.data.get("pending_text") == "我家那口子的事想问问"
+
+
+def test_held_messages_are_released_by_the_next_message_and_only_then_is_the_outbox_touched(seeded):  # type: ignore[no-untyped-def]
+    from sqlalchemy import event
+
+    from core.messages import OutgoingMessage
+    from core.models import OutboxMessage
+    from handlers.notify import enqueue
+
+    chat = Chat(seeded, "away")
+    chat.say("你好")
+    with seeded.session_factory() as s, s.begin():
+        account = s.scalar(select(ChannelAccount).where(ChannelAccount.external_id == "away"))
+        assert account is not None and not account.holds_messages
+        account.unreachable = True  # e.g. they blocked the bot, then the lawyer answered
+        enqueue(
+            s, account=account, message=OutgoingMessage("律师答复：可以。"), purpose="relay", dedup_key="relay:held"
+        )
+
+    statements: list[str] = []
+
+    def remember(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(seeded.engine, "before_cursor_execute", remember)
+    try:
+        chat.say("我回来了")
+        released = [s for s in statements if s.startswith("UPDATE outbox")]
+        statements.clear()
+        chat.say("还在吗")
+        again = [s for s in statements if s.startswith("UPDATE outbox")]
+    finally:
+        event.remove(seeded.engine, "before_cursor_execute", remember)
+    assert len(released) == 1 and again == []
+    with seeded.session_factory() as s:
+        row = s.scalar(select(OutboxMessage).where(OutboxMessage.dedup_key == "relay:held"))
+        account = s.scalar(select(ChannelAccount).where(ChannelAccount.external_id == "away"))
+        assert row is not None and row.status == "pending"
+        assert account is not None and not account.unreachable and not account.holds_messages
