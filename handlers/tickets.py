@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from core.config import Settings
@@ -61,18 +61,22 @@ def by_code(session: Session, code: str) -> Ticket | None:
     return session.scalar(select(Ticket).where(Ticket.code == code.strip().upper()))
 
 
+#: Built once: every message of a villager asks it (handlers/router.py says why).
+_ACTIVE_FOR_ACCOUNT = (
+    select(Ticket)
+    .where(
+        Ticket.account_id == bindparam("account_id"),
+        Ticket.status.in_(ACTIVE),
+        Ticket.kind.in_(("consult", "major_event")),
+    )
+    .order_by(Ticket.id.desc())
+    .limit(1)
+)
+
+
 def active_for_account(session: Session, account_id: int) -> Ticket | None:
     """The ticket whose lawyer currently answers this villager instead of the bot."""
-    return session.scalar(
-        select(Ticket)
-        .where(
-            Ticket.account_id == account_id,
-            Ticket.status.in_(ACTIVE),
-            Ticket.kind.in_(("consult", "major_event")),
-        )
-        .order_by(Ticket.id.desc())
-        .limit(1)
-    )
+    return session.scalar(_ACTIVE_FOR_ACCOUNT, {"account_id": account_id})
 
 
 def choose_lawyer(session: Session, village_id: int, *, now: dt.datetime) -> Lawyer | None:
