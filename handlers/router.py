@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, insert, select, update
+from sqlalchemy import Select, Table, bindparam, func, insert, select, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -387,7 +387,7 @@ def _account_query(incoming: IncomingMessage) -> Select[Any]:
 
 #: The predicate of the partial unique index uq_messages_inbound_external (core/models.py).
 INBOUND_WITH_ID = sql_text("direction = 'in' AND external_id IS NOT NULL")
-_messages = Message.__table__
+_messages: Table = Message.__table__  # type: ignore[assignment]
 
 _ACCOUNT_FOR_UPDATE = (
     select(ChannelAccount)
