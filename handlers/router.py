@@ -195,12 +195,7 @@ class Router:
 
     def stored_replies(self, message_id: int) -> list[OutgoingMessage]:
         with transaction(self.session_factory) as session:
-            rows = session.scalars(
-                select(Message)
-                .where(Message.in_reply_to_id == message_id, Message.direction == "out")
-                .order_by(Message.id)
-            ).all()
-            return [OutgoingMessage(r.text, buttons_from_json(r.buttons)) for r in rows]
+            return self._replies_in(session, message_id)
 
     # ------------------------------------------------------------------ processing
 
