@@ -39,6 +39,9 @@ class Context:
     kb_slug: str | None = None
     kb_score: float | None = None
     extra_replies: list[OutgoingMessage] = field(default_factory=list)
+    #: False when the sender had no active ticket as processing began (read with the sender);
+    #: True means "ask": a lawyer may be answering them instead of the bot.
+    may_have_open_ticket: bool = True
 
     # ---- who is talking
 

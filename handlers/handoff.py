@@ -108,7 +108,7 @@ def on_flow_text(ctx: Context, raw: str) -> list[OutgoingMessage]:
 
 
 def relay_follow_up(ctx: Context, raw: str) -> list[OutgoingMessage] | None:
-    ticket = tickets.active_for_account(ctx.session, ctx.account.id)
+    ticket = tickets.active_for_account(ctx.session, ctx.account.id) if ctx.may_have_open_ticket else None
     if ticket is None:
         return None
     ctx.answered_by = "relay"

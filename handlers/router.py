@@ -28,7 +28,7 @@ from core.config import Settings
 from core.db import is_postgres, transaction
 from core.messages import Button, IncomingMessage, Kind, OutgoingMessage
 from core.models import ChannelAccount, Conversation, Message
-from handlers import commands, flows, onboarding, texts
+from handlers import commands, flows, onboarding, texts, tickets
 from handlers.context import Context, Services
 from handlers.intents import dispatch_intent, is_emergency
 from handlers.notify import buttons_from_json, buttons_to_json, enqueue, release_held
@@ -238,7 +238,7 @@ class Router:
                 sql_text("SELECT pg_advisory_xact_lock(:space, :key)"),
                 {"space": ACCOUNT_LOCK_SPACE, "key": inbound.account_id % 2_147_483_647},
             )
-        account, conversation = session.execute(_SENDER, {"account_id": inbound.account_id}).one()
+        account, conversation, active_ticket_id = session.execute(_SENDER, {"account_id": inbound.account_id}).one()
         if conversation is None:
             conversation = Conversation(account_id=account.id, data={})
             session.add(conversation)
@@ -262,6 +262,7 @@ class Router:
             inbound=inbound,
             incoming=incoming,
             now=now,  # type: ignore[arg-type]
+            may_have_open_ticket=active_ticket_id is not None,
         )
 
     def _record(
@@ -407,9 +408,9 @@ _INSERT_INBOUND_ONCE = {
 }
 _INBOUND = select(Message).where(Message.id == bindparam("id"))
 _INBOUND_FOR_UPDATE = _INBOUND.with_for_update()
-#: The account, its villager and its conversation in one query.
+#: The account, its villager, its conversation and its active ticket's id in one query.
 _SENDER = (
-    select(ChannelAccount, Conversation)
+    select(ChannelAccount, Conversation, tickets.ACTIVE_TICKET_ID)
     .outerjoin(Conversation, Conversation.account_id == ChannelAccount.id)
     .options(joinedload(ChannelAccount.villager))
     .where(ChannelAccount.id == bindparam("account_id"))

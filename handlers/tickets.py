@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from core.config import Settings
@@ -61,17 +62,24 @@ def by_code(session: Session, code: str) -> Ticket | None:
     return session.scalar(select(Ticket).where(Ticket.code == code.strip().upper()))
 
 
-#: Built once: every message of a villager asks it (handlers/router.py says why).
-_ACTIVE_FOR_ACCOUNT = (
-    select(Ticket)
-    .where(
-        Ticket.account_id == bindparam("account_id"),
-        Ticket.status.in_(ACTIVE),
-        Ticket.kind.in_(("consult", "major_event")),
+def _active_for(account_id: Any) -> Select[Ticket]:
+    return (
+        select(Ticket)
+        .where(
+            Ticket.account_id == account_id,
+            Ticket.status.in_(ACTIVE),
+            Ticket.kind.in_(("consult", "major_event")),
+        )
+        .order_by(Ticket.id.desc())
+        .limit(1)
     )
-    .order_by(Ticket.id.desc())
-    .limit(1)
-)
+
+
+#: Built once: every message of a villager asks it (handlers/router.py says why).
+_ACTIVE_FOR_ACCOUNT = _active_for(bindparam("account_id"))
+#: The active ticket's id as a column of a query about channel accounts (the router reads it
+#: with the sender, saving a query on each message of a villager without one).
+ACTIVE_TICKET_ID = _active_for(ChannelAccount.id).with_only_columns(Ticket.id).scalar_subquery()
 
 
 def active_for_account(session: Session, account_id: int) -> Ticket | None:
