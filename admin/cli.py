@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
-from core.clock import to_local, utcnow
+from core.clock import local_today, utcnow
 from core.config import get_settings
 from core.db import make_engine, make_session_factory, transaction
 
@@ -176,7 +176,7 @@ def lawyer_list() -> None:
     from core.models import Lawyer
     from handlers import directory
 
-    today = to_local(utcnow()).date()
+    today = local_today()
     with _factory()() as session:
         for lawyer in session.scalars(select(Lawyer).order_by(Lawyer.id)):
             from core.models import Assignment
@@ -214,7 +214,7 @@ def lawyer_assign(
                 settings=settings,
                 lawyer=lawyer,
                 village=village,
-                start=dt.date.fromisoformat(start) if start else to_local(utcnow()).date(),
+                start=dt.date.fromisoformat(start) if start else local_today(),
                 end=dt.date.fromisoformat(end) if end else None,
             )
         except roster.PolicyError as exc:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, joinedload
 from admin import auth, directory_import, scope, worklog
 from admin.audit import audit
 from admin.console import db, flash, render, user_of
-from core.clock import to_local, utcnow
+from core.clock import local_today, utcnow
 from core.models import AdminUser, Assignment, ChannelAccount, Lawyer, Township, Village
 from handlers import directory, roster
 
@@ -48,7 +48,7 @@ def router(templates: Jinja2Templates) -> APIRouter:
         user: AdminUser = Depends(user_of),
         session: Session = Depends(db),
     ) -> HTMLResponse:
-        today = to_local(utcnow()).date()
+        today = local_today()
         allowed = scope.village_ids(session, user)
         query = (
             select(Village)
@@ -139,7 +139,7 @@ def router(templates: Jinja2Templates) -> APIRouter:
         if lawyer is None:
             raise HTTPException(status_code=404, detail="没有这位律师")
         try:
-            begin = dt.date.fromisoformat(start) if start else to_local(utcnow()).date()
+            begin = dt.date.fromisoformat(start) if start else local_today()
             finish = dt.date.fromisoformat(end) if end else None
             roster.assign(
                 session,
@@ -170,7 +170,7 @@ def router(templates: Jinja2Templates) -> APIRouter:
         allowed = scope.village_ids(session, user)
         if assignment is None or (allowed is not None and assignment.village_id not in allowed):
             raise HTTPException(status_code=404, detail="没有这个分配")
-        assignment.end_date = to_local(utcnow()).date()
+        assignment.end_date = local_today()
         audit(session, user, "assignment_ended", f"assignment:{assignment.id}")
         flash(request, "已结束这项分配（今天为最后一天）。")
         return RedirectResponse("/admin/directory", status_code=303)

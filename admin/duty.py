@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, joinedload
 from admin import auth, scope
 from admin.audit import audit
 from admin.console import db, flash, render, user_of
-from core.clock import WEEKDAYS, to_local, utcnow
+from core.clock import WEEKDAYS, local_today, to_local, utcnow
 from core.models import AdminUser, DutyRule, DutySession, Lawyer, Township, Village
 from handlers import directory, texts
 from scheduling import calendar, compliance
@@ -59,7 +59,7 @@ def _duty_in_scope(session: Session, user: AdminUser, duty_id: int) -> DutySessi
 
 
 def _lawyers_for(session: Session, villages: list[Village]) -> list[Lawyer]:
-    today = to_local(utcnow()).date()
+    today = local_today()
     seen: dict[int, Lawyer] = {}
     for village in villages:
         for a in directory.current_assignments(session, village.id, on=today):
@@ -171,7 +171,7 @@ def router(templates: Jinja2Templates) -> APIRouter:
         request: Request, date: str | None = None, user: AdminUser = Depends(user_of), session: Session = Depends(db)
     ) -> HTMLResponse:
         _editor(user)
-        day = date or f"{to_local(utcnow()).date() + dt.timedelta(days=7):%Y-%m-%d}"
+        day = date or f"{local_today() + dt.timedelta(days=7):%Y-%m-%d}"
         values = {"date": day, "start": "09:00", "end": "13:00", "kind": "onsite", "place": ""}
         return render(
             templates, request, "duty_form.html", user, **_form_context(session, user, duty=None, values=values)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, select, true
 from sqlalchemy.orm import Session
 
-from core.clock import to_local, utcnow
+from core.clock import local_today
 from core.models import AdminUser, Assignment, County, Ticket, Township, Village
 
 
@@ -21,7 +21,7 @@ def village_ids(session: Session, user: AdminUser) -> list[int] | None:
     elif user.role == "township_clerk":
         query = select(Village.id).where(Village.township_id == user.township_id)
     else:  # lawyer: the villages they currently advise
-        today = to_local(utcnow()).date()
+        today = local_today()
         query = select(Assignment.village_id).where(
             Assignment.lawyer_id == user.lawyer_id,
             Assignment.start_date <= today,
@@ -81,10 +81,11 @@ def area(session: Session, user: AdminUser, *, county_id: int | None = None, tow
     if user.role == "lawyer":
         if county_id or township_id:
             raise OutOfScope()
+        today = local_today()
         villages = select(Assignment.village_id).where(
             Assignment.lawyer_id == user.lawyer_id,
-            Assignment.start_date <= to_local(utcnow()).date(),
-            (Assignment.end_date.is_(None)) | (Assignment.end_date >= to_local(utcnow()).date()),
+            Assignment.start_date <= today,
+            (Assignment.end_date.is_(None)) | (Assignment.end_date >= today),
         )
         return Area(
             villages=villages,

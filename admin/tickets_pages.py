@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, joinedload
 from admin import auth, scope
 from admin.audit import audit
 from admin.console import db, flash, render, user_of
-from core.clock import to_local, utcnow
+from core.clock import local_today, utcnow
 from core.models import AdminUser, Lawyer, Message, Ticket, TicketEvent
 from handlers import directory, texts, tickets
 
@@ -118,7 +118,7 @@ def router(templates: Jinja2Templates) -> APIRouter:
             if ticket.account_id
             else []
         )
-        today = to_local(utcnow()).date()
+        today = local_today()
         lawyers = directory.village_lawyers(session, ticket.village_id, on=today) if ticket.village_id else []
         can_act = user.role in ("superadmin", "county_admin", "township_clerk")
         return page(

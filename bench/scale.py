@@ -236,7 +236,7 @@ def hot_queries() -> dict[str, Callable[[Any, random.Random], Any]]:
     from core.messages import IncomingMessage
     from core.models import ChannelAccount, Ticket
     from handlers import schedule, tickets
-    from handlers.router import Router, _account_query
+    from handlers.router import ACCOUNT, Router, identity
     from scheduling import sla
 
     settings = Settings(env="test", _env_file=None)  # type: ignore[call-arg]
@@ -247,7 +247,7 @@ def hot_queries() -> dict[str, Callable[[Any, random.Random], Any]]:
         return IncomingMessage(["webchat", "telegram", "wechat"][n % 3], f"v{n}", None)
 
     def lookup(s: Any, rng: random.Random) -> Any:
-        return s.scalar(_account_query(villager(rng.randint(1, VILLAGERS))))
+        return s.scalar(ACCOUNT, identity(villager(rng.randint(1, VILLAGERS))))
 
     def rate_limit(s: Any, rng: random.Random) -> Any:
         n = rng.randint(1, VILLAGERS)

@@ -29,6 +29,11 @@ def to_local(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=dt.UTC).astimezone(LOCAL_TZ)
 
 
+def local_today() -> dt.date:
+    """Today where the villages are: before 08:00 Beijing time the UTC date is still yesterday."""
+    return to_local(utcnow()).date()
+
+
 def local_date_label(value: dt.datetime) -> str:
     """'12月8日（周二）' for a naive-UTC instant."""
     local = to_local(value)
