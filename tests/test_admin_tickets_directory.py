@@ -208,8 +208,10 @@ def test_a_lawyers_villages_follow_the_local_date_not_utc(seeded, monkeypatch): 
     import datetime as dt
 
     from admin import scope
+    from core import clock
 
-    monkeypatch.setattr(scope, "utcnow", lambda: dt.datetime(2026, 12, 1, 17, 0))
+    # the one place the console asks for today's date (core.clock.local_today)
+    monkeypatch.setattr(clock, "utcnow", lambda: dt.datetime(2026, 12, 1, 17, 0))
     with transaction(seeded.session_factory) as session:
         lawyer = Lawyer(name="新律师", firm="测试所", phone="13900000000")
         session.add(lawyer)
