@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 VILLAGERS = int(os.environ.get("LOAD_VILLAGERS", "1000"))
 MESSAGES_PER_VILLAGER = 20  # 4 to choose the village, then questions: 20,000 messages in all
 CONCURRENCY = 200
-WORKERS = 2
+WORKERS = int(os.environ.get("LOAD_WORKERS", "2"))
 WECHAT_MESSAGES = int(os.environ.get("LOAD_WECHAT_MESSAGES", "5000"))
 WECHAT_TOKEN = "benchwechattoken"
 
@@ -249,7 +249,7 @@ class Server:
             "WEB_WORKERS": str(WORKERS),
             "LOG_LEVEL": "WARNING",
             "RUN_BACKGROUND_WORKERS": "true",
-            "DB_POOL_SIZE": "6",
+            "DB_POOL_SIZE": os.environ.get("LOAD_DB_POOL_SIZE", "6"),
             "DB_MAX_OVERFLOW": "8",
         }
         if wechat:
