@@ -29,7 +29,7 @@ from admin.app import DB_DOWN, create_app
 from admin.container import Container, build
 from bot.outbox import BASE_DELAY_SECONDS, OutboxWorker
 from core.clock import utcnow
-from core.db import read_only, transaction
+from core.db import IDLE_PING_SECONDS, read_only, transaction
 from core.messages import IncomingMessage, OutgoingMessage
 from core.models import ChannelAccount, DeliveryAttempt, Message, OutboxMessage, Ticket
 from core.ports import PermanentDeliveryError, SendReceipt, TransientDeliveryError
@@ -315,27 +315,44 @@ def test_permanent_failures_stop_and_others_still_go(container, clock):  # type:
 # ---------------------------------------------------------------------- the database briefly down
 
 
-@pytest.fixture
-def proxied(seeded: Container, db_url: str) -> Iterator[tuple[Container, TcpProxy]]:
+@contextmanager
+def _behind_proxy(seeded: Container, db_url: str, **settings: Any) -> Iterator[tuple[Container, TcpProxy]]:
     """The app's own engine reaches PostgreSQL through a proxy the test can cut."""
     if not db_url.startswith("postgresql"):
         pytest.skip("a database server that can go away: PostgreSQL")
     url = make_url(db_url)
     proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432)).start()
     proxied_url = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-    settings = seeded.settings.model_copy(
-        update={
-            "database_url": proxied_url,
-            "run_background_workers": True,
-            "db_connect_timeout_seconds": 2,
-            "recovery_interval_seconds": 0.5,
-            "recovery_age_seconds": 0,
-        }
-    )
-    container = build(settings, classifier=KeywordClassifier())
-    yield container, proxy
-    proxy.close()
-    container.engine.dispose()
+    settings = {"database_url": proxied_url, "db_connect_timeout_seconds": 2, **settings}
+    container = build(seeded.settings.model_copy(update=settings), classifier=KeywordClassifier())
+    try:
+        yield container, proxy
+    finally:
+        proxy.close()
+        container.engine.dispose()
+
+
+@pytest.fixture
+def proxied(seeded: Container, db_url: str) -> Iterator[tuple[Container, TcpProxy]]:
+    with _behind_proxy(
+        seeded, db_url, run_background_workers=True, recovery_interval_seconds=0.5, recovery_age_seconds=0
+    ) as pair:
+        yield pair
+
+
+def test_pooled_connections_broken_while_idle_are_replaced_before_a_villager_needs_one(seeded, db_url):  # type: ignore[no-untyped-def]
+    # no background workers: the villager's request is the first to take a connection afterwards
+    with _behind_proxy(seeded, db_url, run_background_workers=False) as (container, proxy):
+        app = create_app(container.settings, container=container)
+        with TestClient(app, raise_server_exceptions=False) as client:
+            first = client.post("/api/webchat/messages", json={"user_id": "idle", "text": "你好", "client_id": "a"})
+            assert first.status_code == 200  # the pool now holds open connections
+            proxy.cut()  # what a database restart does to them, while nobody is asking
+            proxy.restore()
+            time.sleep(IDLE_PING_SECONDS + 0.2)
+            chat = client.post("/api/webchat/messages", json={"user_id": "idle", "text": "草场被占", "client_id": "b"})
+            assert chat.status_code == 200, chat.json()
+            assert chat.json()["replies"]
 
 
 def test_database_down_for_five_seconds_degrades_then_recovers_by_itself(proxied, seeded):  # type: ignore[no-untyped-def]
