@@ -18,6 +18,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from core import yaml_text
 from core.intents import ARTICLE_INTENTS
 
 CONTENT_DIR = Path(__file__).resolve().parent / "content"
@@ -106,7 +107,7 @@ class LoadError:
 
 def parse_article(text: str, *, path: str = "<text>") -> tuple[Article | None, list[LoadError]]:
     try:
-        data = yaml.safe_load(text)
+        data = yaml_text.load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None

@@ -8,8 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from core import yaml_text
 from core.intents import INTENTS
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -40,7 +39,7 @@ def parse_examples(block: str) -> list[str]:
 def load_rasa_yaml(paths: Iterable[Path]) -> list[Example]:
     examples: list[Example] = []
     for path in paths:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        doc = yaml_text.load(path.read_text(encoding="utf-8")) or {}
         for item in doc.get("nlu") or []:
             intent = item.get("intent")
             if not intent:
