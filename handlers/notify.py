@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import asdict
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core.clock import utcnow
@@ -30,35 +30,45 @@ def enqueue(
 ) -> OutboxMessage:
     """Add one outgoing message. A second call with the same ``dedup_key`` returns the first row
     instead of sending twice (a re-run scheduler pass, a retried request, a second process)."""
-    if dedup_key is not None:
-        existing = session.scalar(select(OutboxMessage).where(OutboxMessage.dedup_key == dedup_key))
-        if existing is not None:
-            return existing
     attachment = message.attachment
-    row = OutboxMessage(
-        account_id=account.id,
-        channel=account.channel,
-        text=f"{attachment.kind.value}:{attachment.ref}" if attachment else message.text,
-        buttons=buttons_to_json(message.buttons),
-        purpose=ATTACHMENT_PURPOSE if attachment else purpose,
-        dedup_key=dedup_key,
-        ticket_id=ticket_id,
-        status="held" if account.unreachable else "pending",
-        last_error="account unreachable" if account.unreachable else None,
-        next_attempt_at=now or utcnow(),
-        created_at=now or utcnow(),
-    )
+    now = now or utcnow()
+    values = {
+        "account_id": account.id,
+        "channel": account.channel,
+        "text": f"{attachment.kind.value}:{attachment.ref}" if attachment else message.text,
+        "buttons": buttons_to_json(message.buttons),
+        "purpose": ATTACHMENT_PURPOSE if attachment else purpose,
+        "dedup_key": dedup_key,
+        "ticket_id": ticket_id,
+        "status": "held" if account.unreachable else "pending",
+        "last_error": "account unreachable" if account.unreachable else None,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    if dedup_key is None:
+        row = OutboxMessage(**values)
+        session.add(row)
+        session.flush()  # callers may need its id at once
+    else:
+        # One statement answers "is it there already?" and the race with a concurrent writer (on
+        # PostgreSQL it waits for that one to commit), instead of a select, a savepoint and an insert.
+        inserted = session.scalar(_INSERT_ONCE[session.get_bind().dialect.name].values(**values))
+        if inserted is None:
+            existing = session.scalar(select(OutboxMessage).where(OutboxMessage.dedup_key == dedup_key))
+            assert existing is not None
+            return existing
+        row = inserted
     if account.unreachable:
         mark_holding(session, account.id)
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        # Another transaction inserted the same key between our check and insert.
-        existing = session.scalar(select(OutboxMessage).where(OutboxMessage.dedup_key == dedup_key))
-        assert existing is not None
-        return existing
     return row
+
+
+_INSERT_ONCE = {
+    name: dialect.insert(OutboxMessage)
+    .on_conflict_do_nothing(index_elements=[OutboxMessage.dedup_key])
+    .returning(OutboxMessage)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
 
 
 def mark_holding(session: Session, account_id: int) -> None:

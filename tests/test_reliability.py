@@ -190,6 +190,60 @@ def test_concurrent_redeliveries_are_answered_once(seeded):  # type: ignore[no-u
     assert all([r.text for r in result.replies] == pushed_texts for result in tg_results)
 
 
+def test_one_dedup_key_is_one_outbox_row_whoever_writes_it_first(container, clock):  # type: ignore[no-untyped-def]
+    with transaction(container.session_factory) as s:
+        account = get_or_create_account(s, IncomingMessage("flaky", "dd", None), now=clock())
+        s.flush()
+        first = enqueue(
+            s, account=account, message=OutgoingMessage("第一次"), purpose="relay", dedup_key="k1", now=clock()
+        )
+        again = enqueue(
+            s, account=account, message=OutgoingMessage("第二次"), purpose="relay", dedup_key="k1", now=clock()
+        )
+        assert again is first and first.id is not None
+        account_id, first_id = account.id, first.id
+    with transaction(container.session_factory) as s:  # a later pass (a re-run scheduler, a retried request)
+        account = s.get(ChannelAccount, account_id)
+        later = enqueue(
+            s, account=account, message=OutgoingMessage("第三次"), purpose="relay", dedup_key="k1", now=clock()
+        )
+        assert later.id == first_id and later.text == "第一次"
+        other = enqueue(
+            s, account=account, message=OutgoingMessage("别的"), purpose="relay", dedup_key="k2", now=clock()
+        )
+        assert other.id != first_id
+    assert _count(container, OutboxMessage) == 2
+
+
+def test_two_writers_racing_with_one_dedup_key_store_one_row(container, clock, db_url):  # type: ignore[no-untyped-def]
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite takes its write lock at BEGIN: writers never overlap")
+    with transaction(container.session_factory) as s:
+        account_id = get_or_create_account(s, IncomingMessage("flaky", "race", None), now=clock()).id
+
+    def write(text: str, hold: threading.Event | None = None) -> int:
+        with transaction(container.session_factory) as s:
+            account = s.get(ChannelAccount, account_id)
+            row = enqueue(
+                s, account=account, message=OutgoingMessage(text), purpose="relay", dedup_key="race", now=clock()
+            )
+            if hold is not None:
+                hold.wait(10)  # the other writer arrives while this insert is not yet committed
+            return row.id
+
+    go_on = threading.Event()
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        first = pool.submit(write, "先到的", go_on)
+        time.sleep(0.5)
+        second = pool.submit(write, "后到的")
+        time.sleep(0.5)
+        assert not second.done(), "the second writer must wait for the first one's commit"
+        go_on.set()
+        assert first.result(10) == second.result(10)
+    with container.session_factory() as s:
+        assert list(s.scalars(select(OutboxMessage.text).where(OutboxMessage.dedup_key == "race"))) == ["先到的"]
+
+
 # ---------------------------------------------------------------------- a flaky messenger API
 
 
