@@ -33,6 +33,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from admin.scope import Area
 from core.clock import to_local, to_utc
 from core.config import Settings
+from core.db import is_postgres
 from core.models import (
     ChannelAccount,
     Lawyer,
@@ -228,7 +229,7 @@ def compute(
     yardstick for those villages only (a page of them); ``row_limit`` trims long lists for a page."""
     figures = Figures(period=period, area_label=area.label, generated_at=now)
     wanted = set(only or TABLE_KEYS)
-    if _is_pg(session):
+    if is_postgres(session):
         # Compiling these short aggregates costs PostgreSQL's JIT more time than it saves.
         session.execute(text("SET LOCAL jit = off"))
     start, end = period.utc_bounds
@@ -268,24 +269,20 @@ def page_figures(
 # ---------------------------------------------------------------------- SQL helpers
 
 
-def _is_pg(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
 def _days_between(session: Session, later: Any, earlier: Any) -> ColumnElement[Any]:
-    if _is_pg(session):
+    if is_postgres(session):
         return func.extract("epoch", later - earlier) / 86400.0
     return func.julianday(later) - func.julianday(earlier)
 
 
 def _floor(session: Session, value: ColumnElement[Any]) -> ColumnElement[Any]:
     # Only used on non-negative values: CAST truncates toward zero, which is floor there.
-    return func.floor(value) if _is_pg(session) else cast(value, Integer)
+    return func.floor(value) if is_postgres(session) else cast(value, Integer)
 
 
 def _week_of(session: Session, column: Any, origin: dt.datetime) -> ColumnElement[Any]:
     """Index of the Monday-based week of ``column`` counted from ``origin`` (a local Monday, as UTC)."""
-    anchor = literal(origin) if _is_pg(session) else literal(origin.isoformat(sep=" "))
+    anchor = literal(origin) if is_postgres(session) else literal(origin.isoformat(sep=" "))
     return _floor(session, _days_between(session, column, anchor) / 7)
 
 

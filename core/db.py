@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
@@ -46,7 +47,7 @@ IDLE_PING_SECONDS = 0.25
 def _ping_when_idle(engine: Engine) -> None:
     """pool_pre_ping, but only for connections that sat idle: a server that restarted (or a
     network that dropped) while they waited has broken them. Under load a connection goes back out
-    within milliseconds, and pinging it anyway cost two round trips of every message's sixteen.
+    within milliseconds, and pinging it anyway cost two of every message's fifteen round trips.
     One that breaks while in use fails that request, and SQLAlchemy then renews the whole pool."""
 
     @event.listens_for(engine, "checkin")
@@ -120,6 +121,18 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def insert_once(target: Any, *returning: Any, **conflict: Any) -> Callable[[Session], Any]:
+    """``INSERT … ON CONFLICT DO NOTHING RETURNING …`` into ``target``, built once for each database
+    we run on; call the result with a session for its statement, and pass the values as parameters.
+    It returns no row when one with the same key is there, or is being inserted by a concurrent
+    transaction (PostgreSQL waits for that one to commit): the check and the race in one statement."""
+    statements = {
+        name: dialect.insert(target).on_conflict_do_nothing(**conflict).returning(*returning)
+        for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+    }
+    return lambda session: statements[session.get_bind().dialect.name]
 
 
 def is_postgres(session_or_engine: Session | Engine) -> bool:

@@ -6,10 +6,10 @@ import datetime as dt
 from dataclasses import asdict
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core.clock import utcnow
+from core.db import insert_once
 from core.messages import Attachment, Button, Kind, OutgoingMessage
 from core.models import ChannelAccount, OutboxMessage
 
@@ -50,9 +50,7 @@ def enqueue(
         session.add(row)
         session.flush()  # callers may need its id at once
     else:
-        # One statement answers "is it there already?" and the race with a concurrent writer (on
-        # PostgreSQL it waits for that one to commit), instead of a select, a savepoint and an insert.
-        inserted = session.scalar(_INSERT_ONCE[session.get_bind().dialect.name].values(**values))
+        inserted = session.scalar(_INSERT_ONCE(session), values)
         if inserted is None:
             existing = session.scalar(select(OutboxMessage).where(OutboxMessage.dedup_key == dedup_key))
             assert existing is not None
@@ -63,12 +61,8 @@ def enqueue(
     return row
 
 
-_INSERT_ONCE = {
-    name: dialect.insert(OutboxMessage)
-    .on_conflict_do_nothing(index_elements=[OutboxMessage.dedup_key])
-    .returning(OutboxMessage)
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-}
+#: One statement instead of a select, a savepoint and an insert (core.db.insert_once says why).
+_INSERT_ONCE = insert_once(OutboxMessage, OutboxMessage, index_elements=[OutboxMessage.dedup_key])
 
 
 def mark_holding(session: Session, account_id: int) -> None:

@@ -18,14 +18,13 @@ from typing import Any
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy import text as sql_text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core.clock import utcnow
 from core.config import Settings
-from core.db import is_postgres, transaction
+from core.db import insert_once, is_postgres, transaction
 from core.messages import Button, IncomingMessage, Kind, OutgoingMessage
 from core.models import ChannelAccount, Conversation, Message
 from handlers import commands, flows, onboarding, texts, tickets
@@ -394,12 +393,9 @@ _RECENT_PROCESSED = select(func.count(_messages.c.id)).where(
     _messages.c.status != THROTTLED,
 )
 _INSERT_INBOUND = insert(_messages).returning(_messages.c.id)
-_INSERT_INBOUND_ONCE = {
-    name: dialect.insert(_messages)
-    .on_conflict_do_nothing(index_elements=["channel", "external_id"], index_where=INBOUND_WITH_ID)
-    .returning(_messages.c.id)
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-}
+_INSERT_INBOUND_ONCE = insert_once(
+    _messages, _messages.c.id, index_elements=["channel", "external_id"], index_where=INBOUND_WITH_ID
+)
 _INBOUND = select(Message).where(Message.id == bindparam("id"))
 _INBOUND_FOR_UPDATE = _INBOUND.with_for_update()
 #: The account, its villager, its conversation and its active ticket's id in one query.
@@ -451,8 +447,7 @@ def _insert_inbound(
     }
     if incoming.message_id is None:
         return session.scalar(_INSERT_INBOUND, values)
-    statement = _INSERT_INBOUND_ONCE["postgresql" if is_postgres(session) else "sqlite"]
-    return session.scalar(statement, values)
+    return session.scalar(_INSERT_INBOUND_ONCE(session), values)
 
 
 def identity(incoming: IncomingMessage) -> dict[str, str]:
