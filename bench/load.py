@@ -1,7 +1,8 @@
 """Load: the real app (``villagelaw serve``, uvicorn workers, PostgreSQL, the trained intent model
 and the knowledge base) driven by many concurrent villagers through the web chat API — and
 through POST /wechat when bot/wechat.py exists — then checked in the database: every message
-stored once and answered once.
+stored once and answered once, and every WeChat reply delivered once, in the HTTP response or
+(past WeChat's 5-second window) through the tests' stand-in for WeChat's API.
 
 Each villager chooses their village with the buttons (你好 → county → township → village), then
 asks questions taken from the knowledge base's sample questions and the NLU training data; one in
@@ -22,6 +23,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -184,13 +186,14 @@ async def _drive_wechat(base: tuple[str, int], count: int, questions: list[str],
         query = f"signature={signature}&timestamp={timestamp}&nonce={nonce}&openid={openid}"
         started = time.perf_counter()
         try:
-            status, _ = await http.request(f"/wechat?{query}", xml.encode(), "text/xml")
+            status, body = await http.request(f"/wechat?{query}", xml.encode(), "text/xml")
         except Exception as exc:
             tally.errors[type(exc).__name__] += 1
-            status = 0
+            status, body = 0, b""
         tally.latencies.append(time.perf_counter() - started)
         if status == 200:
-            tally.sent[str(msg_id)] = 1
+            # 1: the answer came in the response (a passive reply); 0: "success", it comes later
+            tally.sent[str(msg_id)] = int(body.strip() not in (b"", b"success"))
         elif status:
             tally.errors[f"HTTP {status}"] += 1
 
@@ -240,7 +243,7 @@ def _prepare(url: str) -> None:
 
 
 class Server:
-    def __init__(self, url: str, port: int, *, wechat: bool) -> None:
+    def __init__(self, url: str, port: int, *, wechat_api: str | None) -> None:
         env = {
             **os.environ,
             "PYTHONPATH": str(ROOT),
@@ -252,12 +255,14 @@ class Server:
             "DB_POOL_SIZE": os.environ.get("LOAD_DB_POOL_SIZE", "6"),
             "DB_MAX_OVERFLOW": "8",
         }
-        if wechat:
+        if wechat_api:
+            from tests.wechat_support import APP_ID, APP_SECRET
+
             env |= {
                 "WECHAT_TOKEN": WECHAT_TOKEN,
-                "WECHAT_APP_ID": "wxbench0000000000",
-                "WECHAT_APP_SECRET": "bench-secret",
-                "WECHAT_API_BASE_URL": "http://127.0.0.1:9/",  # nothing leaves the machine
+                "WECHAT_APP_ID": APP_ID,
+                "WECHAT_APP_SECRET": APP_SECRET,
+                "WECHAT_API_BASE_URL": wechat_api,  # the tests' stand-in: nothing leaves the machine
             }
         # kept after the run for reading: closed in stop()
         self.log = tempfile.NamedTemporaryFile("w+b", prefix="villagelaw-load-", suffix=".log", delete=False)  # noqa: SIM115
@@ -384,6 +389,53 @@ def _verify(url: str, tally: Tally, *, channel: str) -> tuple[int, int, int]:
     return len(stored), lost, wrong
 
 
+def _wechat_deliveries(
+    url: str, tally: Tally, sent_by_api: Callable[[], int], *, timeout: float = 180
+) -> dict[str, int]:
+    """Once the outbox has drained (or ``timeout``): how WeChat's replies reached the villagers.
+    Each reply row must be sent exactly one way: in the HTTP response (a passive reply, which the
+    generator saw) or as a customer-service message (which the stand-in API counted)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    pending_sql = text(
+        "SELECT count(*) FROM outbox o JOIN channel_accounts a ON a.id = o.account_id "
+        "WHERE a.channel = 'wechat' AND o.status = 'pending'"
+    )
+    deadline = time.monotonic() + timeout
+    with engine.connect() as conn:
+        while conn.scalar(pending_sql) and time.monotonic() < deadline:
+            conn.rollback()
+            time.sleep(0.5)
+        rows = conn.execute(
+            text(
+                "SELECT m.external_id, "
+                "count(o.id) FILTER (WHERE o.status = 'sent' AND o.external_message_id = 'passive'), "
+                "count(o.id) FILTER (WHERE o.status = 'sent' AND o.external_message_id IS DISTINCT FROM 'passive'), "
+                "count(o.id) FILTER (WHERE o.status <> 'sent') "
+                "FROM messages m LEFT JOIN outbox o ON o.dedup_key LIKE 'reply:%' "
+                "AND split_part(o.dedup_key, ':', 2)::bigint = m.id "
+                "WHERE m.channel = 'wechat' AND m.direction = 'in' GROUP BY m.external_id"
+            )
+        ).all()
+    engine.dispose()
+    found = {external_id: (passive, pushed, undelivered) for external_id, passive, pushed, undelivered in rows}
+    wrong = 0
+    for key, answered_in_response in tally.sent.items():
+        passive, pushed, _ = found.get(key, (0, 0, 0))
+        # answered in the response: those rows, and only they, are marked passive; "success": the
+        # answer went as customer-service messages, none of it marked passive
+        wrong += bool(passive) != bool(answered_in_response) or (not answered_in_response and not pushed)
+    pushed_rows = sum(v[1] for v in found.values())
+    return {
+        "passive rows": sum(v[0] for v in found.values()),
+        "customer-service rows": pushed_rows,
+        "undelivered": sum(v[2] for v in found.values()),
+        "answered the wrong way": wrong,
+        "API sends minus rows sent": sent_by_api() - pushed_rows,
+    }
+
+
 # ---------------------------------------------------------------------- the run
 
 
@@ -400,7 +452,12 @@ def run() -> bool:
     _prepare(url)
     print(f"  {'prepared database and model':<38} {time.perf_counter() - started:10.1f} s")
     questions = _questions()
-    server = Server(url, free_port(), wechat=wechat)
+    api = None
+    if wechat:
+        from tests.wechat_support import FakeWeChatAPI
+
+        api = FakeWeChatAPI().start()  # replies that miss the 5-second window are sent through it
+    server = Server(url, free_port(), wechat_api=api.base_url if api else None)
     ok = True
     try:
         server.wait_ready()
@@ -455,6 +512,14 @@ def run() -> bool:
             _report("WeChat POST /wechat", wtally, wwall, wcpu, targets=False)
             stored, lost, wrong = _verify(url, wtally, channel="wechat")
             ok &= check("wechat lost", lost, 0, unit="") & check("wechat not answered exactly once", wrong, 0, unit="")
+            assert api is not None
+            delivery = _wechat_deliveries(url, wtally, lambda: len(api.customer_service()) + len(api.templates()))
+            print(
+                f"  {'wechat replies: passive / customer service':<38} {delivery['passive rows']:10d} / "
+                f"{delivery['customer-service rows']} rows (the stand-in API runs in the generator's process)"
+            )
+            for label in ("undelivered", "answered the wrong way", "API sends minus rows sent"):
+                ok &= check(f"wechat replies {label}", delivery[label], 0, unit="")
         else:
             print("  WeChat endpoint: not in this tree, or LOAD_WECHAT_MESSAGES=0: skipped")
         worker_peaks = [mb for pid, mb in sampler.peak.items() if pid != server.process.pid]
@@ -463,6 +528,8 @@ def run() -> bool:
         print(f"  {'peak RSS, all server processes':<38} {sum(sampler.peak.values()):10.1f} MB")
     finally:
         server.stop()
+        if api is not None:
+            api.stop()
     return ok
 
 
