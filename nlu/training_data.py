@@ -12,12 +12,16 @@ from core import yaml_text
 from core.intents import INTENTS
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
+#: Statute articles labelled with their topic (written by scripts/vendor_statutes.py).
+STATUTES_FILE = Path(__file__).resolve().parent / "statutes.jsonl"
 
 
 @dataclass(frozen=True)
 class Example:
     text: str
     label: str
+    #: Below 1 for weak evidence (statute text): it counts that much in the fit.
+    weight: float = 1.0
 
 
 def data_files(directory: Path = DATA_DIR) -> list[Path]:
@@ -54,6 +58,16 @@ def load_training_examples(directory: Path = DATA_DIR) -> list[Example]:
     return load_rasa_yaml(data_files(directory))
 
 
+def load_statutes(path: Path = STATUTES_FILE, *, weight: float) -> list[Example]:
+    """The vendored statute articles (``{"intent", "law", "article", "text"}`` lines) as weak examples."""
+    with path.open(encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh if line.strip()]
+    for row in rows:
+        if row["intent"] not in INTENTS:
+            raise ValueError(f"{path}: unknown intent {row['intent']!r}")
+    return [Example(row["text"], row["intent"], weight) for row in rows]
+
+
 def load_jsonl(path: Path, *, label_key: str = "label") -> list[Example]:
     """``{"text", "label"}`` lines; ``drop`` lines are skipped."""
     out = []
@@ -77,5 +91,6 @@ def fingerprint(examples: Iterable[Example], *extra: str) -> str:
     for part in extra:
         digest.update(part.encode())
     for ex in examples:
-        digest.update(f"{ex.label}\t{ex.text}\n".encode())
+        weight = "" if ex.weight == 1.0 else f"\t{ex.weight!r}"  # full-weight examples hash as before
+        digest.update(f"{ex.label}\t{ex.text}{weight}\n".encode())
     return digest.hexdigest()[:16]
