@@ -42,6 +42,8 @@ CONCURRENCY = 200
 WORKERS = int(os.environ.get("LOAD_WORKERS", "2"))
 WECHAT_MESSAGES = int(os.environ.get("LOAD_WECHAT_MESSAGES", "5000"))
 WECHAT_TOKEN = "benchwechattoken"
+#: LOAD_WECHAT_REPLY_BUDGET (seconds; the app's default when unset) exercises the late path.
+WECHAT_REPLY_BUDGET = os.environ.get("LOAD_WECHAT_REPLY_BUDGET", "")
 
 
 @dataclass
@@ -264,6 +266,8 @@ class Server:
                 "WECHAT_APP_SECRET": APP_SECRET,
                 "WECHAT_API_BASE_URL": wechat_api,  # the tests' stand-in: nothing leaves the machine
             }
+            if WECHAT_REPLY_BUDGET:  # shorter: more replies miss the passive window and are pushed
+                env["WECHAT_REPLY_BUDGET_SECONDS"] = WECHAT_REPLY_BUDGET
         # kept after the run for reading: closed in stop()
         self.log = tempfile.NamedTemporaryFile("w+b", prefix="villagelaw-load-", suffix=".log", delete=False)  # noqa: SIM115
         self.process = subprocess.Popen(
@@ -389,24 +393,33 @@ def _verify(url: str, tally: Tally, *, channel: str) -> tuple[int, int, int]:
     return len(stored), lost, wrong
 
 
-def _wechat_deliveries(
-    url: str, tally: Tally, sent_by_api: Callable[[], int], *, timeout: float = 180
-) -> dict[str, int]:
-    """Once the outbox has drained (or ``timeout``): how WeChat's replies reached the villagers.
-    Each reply row must be sent exactly one way: in the HTTP response (a passive reply, which the
-    generator saw) or as a customer-service message (which the stand-in API counted)."""
+def _settle(url: str, *, timeout: float = 180) -> None:
+    """Wait (at most ``timeout``) until no WeChat message is still being processed — past the reply
+    budget the request answers "success" and processing goes on — and the outbox has drained."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(url)
-    pending_sql = text(
-        "SELECT count(*) FROM outbox o JOIN channel_accounts a ON a.id = o.account_id "
-        "WHERE a.channel = 'wechat' AND o.status = 'pending'"
+    busy = text(
+        "SELECT (SELECT count(*) FROM messages WHERE channel = 'wechat' AND direction = 'in' "
+        "AND status = 'received') + (SELECT count(*) FROM outbox o JOIN channel_accounts a "
+        "ON a.id = o.account_id WHERE a.channel = 'wechat' AND o.status = 'pending')"
     )
     deadline = time.monotonic() + timeout
     with engine.connect() as conn:
-        while conn.scalar(pending_sql) and time.monotonic() < deadline:
+        while conn.scalar(busy) and time.monotonic() < deadline:
             conn.rollback()
             time.sleep(0.5)
+    engine.dispose()
+
+
+def _wechat_deliveries(url: str, tally: Tally, sent_by_api: Callable[[], int]) -> dict[str, int]:
+    """How WeChat's replies reached the villagers (after ``_settle``). Each reply row must be sent
+    exactly one way: in the HTTP response (a passive reply, which the generator saw) or as a
+    customer-service message (which the stand-in API counted)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
         rows = conn.execute(
             text(
                 "SELECT m.external_id, "
@@ -510,6 +523,7 @@ def run() -> bool:
             wtally = Tally()
             wwall, wcpu, _ = _run(measured(_drive_wechat(server.address, WECHAT_MESSAGES, questions, wtally)))
             _report("WeChat POST /wechat", wtally, wwall, wcpu, targets=False)
+            _settle(url)
             stored, lost, wrong = _verify(url, wtally, channel="wechat")
             ok &= check("wechat lost", lost, 0, unit="") & check("wechat not answered exactly once", wrong, 0, unit="")
             assert api is not None
