@@ -361,28 +361,33 @@ def _postgres_processes() -> list[psutil.Process]:
 # ---------------------------------------------------------------------- verification
 
 
-def _verify(url: str, tally: Tally, *, channel: str) -> tuple[int, int, int]:
-    """(stored, lost, answered-not-exactly-once) for the messages the generator got a 200 for."""
+def _rows(url: str, sql: str, **params: Any) -> list[Any]:
+    """One query's rows from the benchmark's database, on a connection of its own."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(url)
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT m.external_id, m.status, count(r.id) FROM messages m "
-                "LEFT JOIN messages r ON r.in_reply_to_id = m.id AND r.direction = 'out' "
-                "WHERE m.direction = 'in' AND m.channel = :channel GROUP BY m.id, m.external_id, m.status"
-            ),
-            {"channel": channel},
-        ).all()
-        duplicates = conn.scalar(
-            text(
-                "SELECT count(*) FROM (SELECT external_id FROM messages WHERE direction = 'in' AND channel = :channel "
-                "GROUP BY external_id HAVING count(*) > 1) d"
-            ),
-            {"channel": channel},
-        )
-    engine.dispose()
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(text(sql), params).all())
+    finally:
+        engine.dispose()
+
+
+def _verify(url: str, tally: Tally, *, channel: str) -> tuple[int, int, int]:
+    """(stored, lost, answered-not-exactly-once) for the messages the generator got a 200 for."""
+    rows = _rows(
+        url,
+        "SELECT m.external_id, m.status, count(r.id) FROM messages m "
+        "LEFT JOIN messages r ON r.in_reply_to_id = m.id AND r.direction = 'out' "
+        "WHERE m.direction = 'in' AND m.channel = :channel GROUP BY m.id, m.external_id, m.status",
+        channel=channel,
+    )
+    duplicates = _rows(
+        url,
+        "SELECT count(*) FROM (SELECT external_id FROM messages WHERE direction = 'in' AND channel = :channel "
+        "GROUP BY external_id HAVING count(*) > 1) d",
+        channel=channel,
+    )[0][0]
     stored = {external_id: (status, replies) for external_id, status, replies in rows}
     lost = sum(1 for key in tally.sent if key not in stored)
     wrong = duplicates or 0
@@ -396,42 +401,30 @@ def _verify(url: str, tally: Tally, *, channel: str) -> tuple[int, int, int]:
 def _settle(url: str, *, timeout: float = 180) -> None:
     """Wait (at most ``timeout``) until no WeChat message is still being processed — past the reply
     budget the request answers "success" and processing goes on — and the outbox has drained."""
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url)
-    busy = text(
+    busy = (
         "SELECT (SELECT count(*) FROM messages WHERE channel = 'wechat' AND direction = 'in' "
         "AND status = 'received') + (SELECT count(*) FROM outbox o JOIN channel_accounts a "
         "ON a.id = o.account_id WHERE a.channel = 'wechat' AND o.status = 'pending')"
     )
     deadline = time.monotonic() + timeout
-    with engine.connect() as conn:
-        while conn.scalar(busy) and time.monotonic() < deadline:
-            conn.rollback()
-            time.sleep(0.5)
-    engine.dispose()
+    while _rows(url, busy)[0][0] and time.monotonic() < deadline:
+        time.sleep(0.5)
 
 
 def _wechat_deliveries(url: str, tally: Tally, sent_by_api: Callable[[], int]) -> dict[str, int]:
     """How WeChat's replies reached the villagers (after ``_settle``). Each reply row must be sent
     exactly one way: in the HTTP response (a passive reply, which the generator saw) or as a
     customer-service message (which the stand-in API counted)."""
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT m.external_id, "
-                "count(o.id) FILTER (WHERE o.status = 'sent' AND o.external_message_id = 'passive'), "
-                "count(o.id) FILTER (WHERE o.status = 'sent' AND o.external_message_id IS DISTINCT FROM 'passive'), "
-                "count(o.id) FILTER (WHERE o.status <> 'sent') "
-                "FROM messages m LEFT JOIN outbox o ON o.dedup_key LIKE 'reply:%' "
-                "AND split_part(o.dedup_key, ':', 2)::bigint = m.id "
-                "WHERE m.channel = 'wechat' AND m.direction = 'in' GROUP BY m.external_id"
-            )
-        ).all()
-    engine.dispose()
+    rows = _rows(
+        url,
+        "SELECT m.external_id, "
+        "count(o.id) FILTER (WHERE o.status = 'sent' AND o.external_message_id = 'passive'), "
+        "count(o.id) FILTER (WHERE o.status = 'sent' AND o.external_message_id IS DISTINCT FROM 'passive'), "
+        "count(o.id) FILTER (WHERE o.status <> 'sent') "
+        "FROM messages m LEFT JOIN outbox o ON o.dedup_key LIKE 'reply:%' "
+        "AND split_part(o.dedup_key, ':', 2)::bigint = m.id "
+        "WHERE m.channel = 'wechat' AND m.direction = 'in' GROUP BY m.external_id",
+    )
     found = {external_id: (passive, pushed, undelivered) for external_id, passive, pushed, undelivered in rows}
     wrong = 0
     for key, answered_in_response in tally.sent.items():
