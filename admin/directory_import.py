@@ -12,7 +12,6 @@ import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -54,6 +53,8 @@ class TableError(ValueError):
 def read_table(filename: str, data: bytes) -> list[dict[str, str]]:
     """Rows of a CSV (UTF-8, UTF-8 with BOM or GBK) or the first sheet of an .xlsx, keyed by header."""
     if filename.lower().endswith((".xlsx", ".xlsm")):
+        from openpyxl import load_workbook  # only here: importing it costs a serving process about 30 MB
+
         try:
             sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
         except Exception as exc:

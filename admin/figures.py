@@ -678,17 +678,22 @@ def _legal_aid_table(session: Session, area: Area, start: dt.datetime, end: dt.d
 
 
 def to_workbook(figures: Figures, *, title: str = "村律通统计报表") -> bytes:
-    """One sheet per table plus a 说明 sheet: what a bureau forwards upward as is."""
+    """One sheet per table plus a 说明 sheet: what a bureau forwards upward as is.
+
+    Written in openpyxl's write-only mode (rows streamed, no cell object kept for each of an
+    all-areas report's quarter of a million cells)."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
 
-    book = Workbook()
-    about = book.active
-    assert about is not None
-    about.title = "说明"
-    about.append([title])
-    about["A1"].font = Font(bold=True, size=14)
+    book = Workbook(write_only=True)
+    about = book.create_sheet("说明")
+    about.column_dimensions["A"].width = 28
+    about.column_dimensions["B"].width = 90
+    heading = WriteOnlyCell(about, value=title)
+    heading.font = Font(bold=True, size=14)
+    about.append([heading])
     about.append(
         ["统计期间", figures.period.label, f"{figures.period.start} 至 {figures.period.end - dt.timedelta(days=1)}"]
     )
@@ -697,27 +702,38 @@ def to_workbook(figures: Figures, *, title: str = "村律通统计报表") -> by
     about.append([])
     for table in figures.tables:
         about.append([table.title, table.note])
-    about.column_dimensions["A"].width = 28
-    about.column_dimensions["B"].width = 90
     for table in figures.tables:
         sheet = book.create_sheet(_sheet_name(table.title))
-        sheet.append(table.headers)
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-        for number, row in enumerate(table.rows, start=2):
-            sheet.append(list(row))
-            for column, value in enumerate(row, start=1):
-                # A name or question that starts with "=" is text, never a formula Excel runs.
-                if isinstance(value, str) and value.startswith("="):
-                    sheet.cell(row=number, column=column).data_type = "s"
-        sheet.freeze_panes = "A2"
+        # widths and the frozen header row are written before the first row: set them first
         for index, header in enumerate(table.headers, start=1):
             widest = max([len(str(header))] + [len(str(r[index - 1])) for r in table.rows[:200]])
             sheet.column_dimensions[get_column_letter(index)].width = min(max(8, widest * 1.6 + 2), 60)
+        sheet.freeze_panes = "A2"
+        header_cells = []
+        for header in table.headers:
+            cell = WriteOnlyCell(sheet, value=header)
+            cell.font = Font(bold=True)
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+            header_cells.append(cell)
+        sheet.append(header_cells)
+        for row in table.rows:
+            sheet.append([_text_cell(sheet, value) if _formula_like(value) else value for value in row])
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+def _formula_like(value: object) -> bool:
+    return isinstance(value, str) and value.startswith("=")
+
+
+def _text_cell(sheet: Any, value: str) -> Any:
+    """A name or question that starts with "=" is text, never a formula Excel runs."""
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.data_type = "s"
+    return cell
 
 
 def _sheet_name(title: str) -> str:

@@ -6,8 +6,6 @@ import datetime as dt
 import io
 from collections import Counter
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -38,6 +36,10 @@ def build_workbook(session: Session, village: Village, year: int) -> bytes:
         lw.id: lw.name
         for lw in session.scalars(select(Lawyer).where(Lawyer.id.in_({r.lawyer_id for r in rows if r.lawyer_id})))
     }
+    # openpyxl only when a workbook is written: importing it costs a serving process about 30 MB
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+
     wb = Workbook()
     ws = wb.active
     ws.title = f"{year}年台账"

@@ -406,3 +406,22 @@ def test_excel_export_never_turns_text_into_a_formula() -> None:
     result.tables.append(figures.Table("lawyers", "律师办理情况", ["律师", "工单"], [['=HYPERLINK("http://x")', 1]]))
     cell = load_workbook(io.BytesIO(figures.to_workbook(result)))["律师办理情况"]["A2"]
     assert cell.data_type == "s" and cell.value == '=HYPERLINK("http://x")'
+
+
+def test_a_serving_process_imports_openpyxl_only_to_read_or_write_a_workbook() -> None:
+    """openpyxl (with lxml) costs a process about 35 MB, and serving workers have a memory budget:
+    building the whole app must not import it. Checked in a fresh interpreter."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = """
+import sys
+from admin.app import create_app
+from core.config import Settings
+create_app(Settings(env="test", database_url="sqlite://", _env_file=None))
+print("admin.directory_pages" in sys.modules, "admin.worklog" in sys.modules, "openpyxl" in sys.modules)
+"""
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True", "False"], out.stderr
