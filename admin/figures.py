@@ -44,6 +44,7 @@ from core.models import (
     Village,
     Villager,
 )
+from core.spreadsheet import safe_row
 from handlers import texts
 from handlers.tickets import TOPIC_NAMES
 from scheduling import compliance
@@ -717,23 +718,10 @@ def to_workbook(figures: Figures, *, title: str = "村律通统计报表") -> by
             header_cells.append(cell)
         sheet.append(header_cells)
         for row in table.rows:
-            sheet.append([_text_cell(sheet, value) if _formula_like(value) else value for value in row])
+            sheet.append(safe_row(sheet, row))
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
-
-
-def _formula_like(value: object) -> bool:
-    return isinstance(value, str) and value.startswith("=")
-
-
-def _text_cell(sheet: Any, value: str) -> Any:
-    """A name or question that starts with "=" is text, never a formula Excel runs."""
-    from openpyxl.cell import WriteOnlyCell
-
-    cell = WriteOnlyCell(sheet, value=value)
-    cell.data_type = "s"
-    return cell
 
 
 def _sheet_name(title: str) -> str:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from core.clock import to_local, to_utc
 from core.models import Lawyer, Village, WorkLogEntry
+from core.spreadsheet import safe_row
 
 METHODS = {"online": "线上", "phone": "电话", "onsite": "现场"}
 HEADER = ("序号", "时间", "服务对象", "律师", "方式", "服务内容", "结果", "时长（小时）")
@@ -49,18 +50,17 @@ def build_workbook(session: Session, village: Village, year: int) -> bytes:
     for cell in ws[2]:
         cell.font = Font(bold=True)
     for index, entry in enumerate(rows, start=1):
-        ws.append(
-            [
-                index,
-                to_local(entry.occurred_at).strftime("%Y-%m-%d %H:%M"),
-                entry.person or "",
-                lawyers.get(entry.lawyer_id or 0, "司法所"),
-                METHODS.get(entry.method, entry.method),
-                entry.content,
-                entry.result or "",
-                entry.hours if entry.hours is not None else "",
-            ]
-        )
+        row = [
+            index,
+            to_local(entry.occurred_at).strftime("%Y-%m-%d %H:%M"),
+            entry.person or "",
+            lawyers.get(entry.lawyer_id or 0, "司法所"),
+            METHODS.get(entry.method, entry.method),
+            entry.content,
+            entry.result or "",
+            entry.hours if entry.hours is not None else "",
+        ]
+        ws.append(safe_row(ws, row))
         for cell in ws[ws.max_row]:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
     ws.append([])

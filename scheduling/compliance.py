@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from core.clock import LOCAL_TZ, to_local, to_utc
 from core.config import Settings
 from core.models import Assignment, County, DutySession, Lawyer, Township, Village, WorkLogEntry
+from core.spreadsheet import safe_row
 
 ONSITE_KINDS = ("onsite", "mediation")
 ONLINE_METHODS = ("online", "phone")
@@ -368,7 +369,7 @@ def to_xlsx(rows: Sequence[Row], rules: Rules, *, year: int, month: int) -> byte
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for row in rows:
-        sheet.append(row_values(row))
+        sheet.append(safe_row(sheet, row_values(row)))
         sheet.cell(row=sheet.max_row, column=HEADERS.index("状态") + 1).fill = fills[row.result.status]
     sheet.freeze_panes = "A2"
     for column, width in zip("ABCDEFGHIJKLMNO", (10, 12, 16, 10, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 60), strict=True):

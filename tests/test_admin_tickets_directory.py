@@ -202,6 +202,32 @@ def test_worklog_excel_contains_the_answered_ticket(seeded, db_url, tmp_path):  
     assert "1 entries" in cli.stdout and load_workbook(out).active.max_row == values.__len__()
 
 
+def test_worklog_excel_keeps_text_that_starts_with_equals_as_text(seeded):  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    from admin.worklog import build_workbook
+    from core.models import WorkLogEntry
+
+    with transaction(seeded.session_factory) as s:
+        village = s.scalar(select(Village).where(Village.code == "zl01"))
+        assert village is not None
+        s.add(
+            WorkLogEntry(
+                village_id=village.id,
+                occurred_at=dt.datetime(2026, 6, 1, 2),
+                person="=1+1",  # a display name the villager chose
+                method="online",
+                content='=HYPERLINK("http://x","点我")',  # their question
+            )
+        )
+        s.flush()
+        sheet = load_workbook(io.BytesIO(build_workbook(s, village, 2026))).active
+    assert sheet is not None
+    person, content = sheet["C3"], sheet["F3"]
+    assert (person.data_type, person.value) == ("s", "=1+1")
+    assert (content.data_type, content.value) == ("s", '=HYPERLINK("http://x","点我")')
+
+
 def test_a_lawyers_villages_follow_the_local_date_not_utc(seeded, monkeypatch):  # type: ignore[no-untyped-def]
     """01:00 on 2 December in Asia/Shanghai is still 1 December in UTC: an assignment starting on the
     2nd is already the lawyer's, as the bot (which reasons in local days) treats it."""

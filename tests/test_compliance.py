@@ -187,6 +187,16 @@ def test_excel_export_has_the_rows_and_the_rules(december):  # type: ignore[no-u
     assert "50%" in book["考核规则"]["A2"].value
 
 
+def test_excel_export_keeps_a_name_that_starts_with_equals_as_text(december):  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    with december.session_factory() as s:
+        rows = report(s, RULES, year=2026, month=12, now=local(2027, 1, 5))
+    rows[0] = dataclasses.replace(rows[0], lawyer='=HYPERLINK("http://x")')  # e.g. from an imported CSV
+    cell = load_workbook(io.BytesIO(to_xlsx(rows, RULES, year=2026, month=12)))["2026-12"]["D2"]
+    assert cell.data_type == "s" and cell.value == '=HYPERLINK("http://x")'
+
+
 def test_cli_prints_the_report(december, db_url):  # type: ignore[no-untyped-def]
     december.engine.dispose()
     env = {"DATABASE_URL": db_url, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "ENV": "test"}
