@@ -50,7 +50,8 @@ WECHAT_REPLY_BUDGET = os.environ.get("LOAD_WECHAT_REPLY_BUDGET", "")
 class Tally:
     latencies: list[float] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
-    sent: dict[str, int] = field(default_factory=dict)  # external id → replies received
+    #: external id → replies received (web chat); WeChat: 1 when answered in the response, else 0
+    sent: dict[str, int] = field(default_factory=dict)
 
     @property
     def count(self) -> int:

@@ -66,3 +66,31 @@ def test_retrains_in_the_background_when_the_knowledge_base_changes(tmp_path):  
     assert classifier.current is not before
     assert classifier.parse(word).intent == "criminal"
     assert len(list(tmp_path.glob("intent-*.pkl"))) == 1  # the old cache is replaced, not piled up
+
+
+def test_statutes_teach_at_a_small_weight_and_add_no_features():  # type: ignore[no-untyped-def]
+    """Weak examples (the vendored statutes) add evidence for words the written examples know, but
+    neither new features nor a new fingerprint for an unchanged model of full-weight examples."""
+    from nlu.classifier import STATUTE_WEIGHT, EmbeddedClassifier, compile_model, prepare, train, training_examples
+    from nlu.training_data import fingerprint, load_statutes, load_training_examples
+
+    statutes = load_statutes(weight=STATUTE_WEIGHT)
+    assert len(statutes) > 2000 and {e.weight for e in statutes} == {STATUTE_WEIGHT}
+    assert {e.label for e in statutes} >= {"labor", "land", "marriage_family", "debt_contract", "tort", "criminal"}
+    assert set(statutes) <= set(training_examples())  # a fresh clone trains on them
+
+    written = load_training_examples()[::8]
+    weak_text = "用人单位拖欠劳动报酬 劳动者可以向劳动争议仲裁委员会申请仲裁 xyzzy"
+    weak = [Example(weak_text, "labor", STATUTE_WEIGHT)] * 20
+    plain, taught = train(written), train(written + weak)
+    assert plain.word_vectorizer.vocabulary_ == taught.word_vectorizer.vocabulary_
+    assert plain.char_vectorizer.vocabulary_ == taught.char_vectorizer.vocabulary_
+    assert not any("xyzzy" in term for term in taught.word_vectorizer.vocabulary_)
+
+    def labor(model):  # type: ignore[no-untyped-def]
+        classifier = EmbeddedClassifier(compile_model(model))
+        return classifier.probabilities(prepare(weak_text))[list(classifier.labels).index("labor")]
+
+    strong = train(written + [Example(weak_text, "labor")] * 20)
+    assert labor(plain) < labor(taught) < labor(strong)
+    assert fingerprint([Example(weak_text, "labor")]) != fingerprint([Example(weak_text, "labor", 0.1)])
