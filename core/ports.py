@@ -22,6 +22,12 @@ class IntentResult:
     ranking: tuple[IntentScore, ...] = field(default_factory=tuple)
     backend: str = "embedded"
 
+    def may_be_emergency(self, bar: float) -> bool:
+        """Safety first: emergency is a serious candidate at ``bar``, not only when it is the top one."""
+        return any(s.intent == "emergency" and s.confidence >= bar for s in self.ranking) or (
+            self.intent == "emergency" and self.confidence >= bar
+        )
+
 
 class IntentClassifier(Protocol):
     def parse(self, text: str) -> IntentResult: ...

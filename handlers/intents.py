@@ -14,12 +14,7 @@ Handler = Callable[[Context], list[OutgoingMessage]]
 
 def is_emergency(ctx: Context) -> bool:
     """Safety first: emergency wins whenever it is a serious candidate, not only the top one."""
-    if ctx.intent is None:
-        return False
-    bar = ctx.settings.emergency_min_confidence
-    return any(s.intent == "emergency" and s.confidence >= bar for s in ctx.intent.ranking) or (
-        ctx.intent.intent == "emergency" and ctx.intent.confidence >= bar
-    )
+    return ctx.intent is not None and ctx.intent.may_be_emergency(ctx.settings.emergency_min_confidence)
 
 
 def dispatch_intent(ctx: Context, intent: str) -> list[OutgoingMessage]:
