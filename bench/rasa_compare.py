@@ -127,7 +127,7 @@ def _timed_parse(classifier: IntentClassifier, texts: Sequence[str]) -> tuple[li
 def compare(url: str, *, dev: Path = SHARED_DEV) -> dict[str, dict[str, dict[str, float]]]:
     """Scores per test file and model; prints a table as it goes."""
     from core.config import Settings
-    from nlu.classifier import EmbeddedClassifier, train
+    from nlu.classifier import EmbeddedClassifier, train_compiled
     from nlu.evaluation import score
     from nlu.factory import build_classifier
     from nlu.rasa import RasaClassifier
@@ -138,7 +138,7 @@ def compare(url: str, *, dev: Path = SHARED_DEV) -> dict[str, dict[str, dict[str
         shipped = build_classifier(settings)
     # The same data Rasa trains on (nlu/data only, without the knowledge base's sample questions or
     # the statutes).
-    same_data = EmbeddedClassifier(train(load_training_examples()))
+    same_data = EmbeddedClassifier(train_compiled(load_training_examples()))
     rasa = RasaClassifier(url, fallback=_RefuseFallback(), timeout=30.0)
 
     figures: dict[str, dict[str, dict[str, float]]] = {}
