@@ -61,7 +61,9 @@ class Settings(BaseSettings):
     villager_rate_limit_messages: int = Field(
         30, ge=1, description="Messages of one villager processed per window; more are stored and answered 'too fast'"
     )
-    villager_rate_limit_window_seconds: int = Field(60, ge=1, description="The rate limit's sliding window")
+    villager_rate_limit_window_seconds: int = Field(
+        60, ge=1, description="The rate limit's window; it starts with the first message after the last one ended"
+    )
     webchat_session_days: int = Field(30, description="How long the web chat page remembers a visitor")
 
     # --- NLU

@@ -164,6 +164,9 @@ class ChannelAccount(Base):
     #: message they write releases them. A flag, so that the common message skips that UPDATE.
     holds_messages: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     last_inbound_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    #: The villager rate limit: inbound messages since the window started (handlers/router.py).
+    rate_window_start: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    rate_window_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[dt.datetime] = _now_column()
     villager: Mapped[Villager | None] = relationship()
     lawyer: Mapped[Lawyer | None] = relationship()

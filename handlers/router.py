@@ -16,11 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Integer, Table, bindparam, case, cast, func, insert, or_, select, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, sessionmaker
-from sqlalchemy.orm.attributes import set_committed_value
 
 from core.clock import utcnow
 from core.config import Settings
@@ -97,20 +96,19 @@ class Router:
         return stored.message_id, stored.status != "received"
 
     def _store(self, incoming: IncomingMessage, *, push_replies: bool) -> Stored:
-        """Four statements in the common case: lock the account, (count its recent messages),
-        insert the message unless its id is known, note the time it wrote (once a second)."""
+        """Two statements in the common case: note the message on its account (which counts it
+        against the rate limit), then insert it unless its id is known."""
         now = self.clock()
         incoming = storable(incoming)
         with transaction(self.session_factory) as session:
-            # The account's row lock (PostgreSQL) puts two messages of one account one after the
-            # other here, so a flood cannot slip past the rate limit between count and insert.
-            account: ChannelAccount | None = session.scalar(_ACCOUNT_FOR_UPDATE, identity(incoming))
-            if account is None:
-                account = get_or_create_account(session, incoming, now=now)
-            previous_inbound = account.last_inbound_at
-            throttled = self._over_rate_limit(session, account, incoming, now=now, previous_inbound=previous_inbound)
+            noted = self._note_inbound(session, incoming, now=now)
+            if noted is None:
+                get_or_create_account(session, incoming, now=now)
+                noted = self._note_inbound(session, incoming, now=now)
+                assert noted is not None
+            throttled = self._over_rate_limit(noted, incoming)
             status = THROTTLED if throttled else "received"
-            message_id = _insert_inbound(session, account_id=account.id, incoming=incoming, status=status, now=now)
+            message_id = _insert_inbound(session, account_id=noted.id, incoming=incoming, status=status, now=now)
             if message_id is None:  # a redelivery: the first delivery owns processing
                 existing = session.execute(
                     select(Message.id, Message.status).where(
@@ -123,41 +121,40 @@ class Router:
             # Writing to us proves they can be reached again (a Telegram user who unblocked the
             # bot, a WeChat user back inside the 48-hour window): what was held goes out now.
             reachable = incoming.payload != UNSUBSCRIBE
-            changes: dict[str, Any] = {}
-            if previous_inbound != now:
-                changes["last_inbound_at"] = now
-            if reachable and (account.unreachable or account.unreachable_reason):
-                changes |= {"unreachable": False, "unreachable_reason": None}
-            if incoming.display_name and not account.display_name:
-                changes["display_name"] = incoming.display_name[:100]
-            _note_on_account(session, account, changes)
-            if reachable:
-                release_held(session, account, now=now)  # type: ignore[arg-type]
-            if throttled:
-                self._answer_throttled(
-                    session, account, message_id, channel=incoming.channel, now=now, push_replies=push_replies
-                )
+            if reachable and (noted.unreachable or noted.unreachable_reason):
+                session.execute(_MARK_REACHABLE, {"account_id": noted.id})
+            if (reachable and noted.holds_messages) or throttled:
+                account = session.get_one(ChannelAccount, noted.id)
+                if reachable:
+                    release_held(session, account, now=now)
+                if throttled:
+                    self._answer_throttled(
+                        session, account, message_id, channel=incoming.channel, now=now, push_replies=push_replies
+                    )
             return Stored(message_id, status, new=True)
 
-    def _over_rate_limit(
-        self,
-        session: Session,
-        account: ChannelAccount,
-        incoming: IncomingMessage,
-        *,
-        now: object,
-        previous_inbound: object,
-    ) -> bool:
-        """A sliding window over the messages already stored: more than the limit of processed
-        messages in the window, and this one is kept but not processed. Lawyers and channel
-        events (unsubscribe) are never limited."""
-        if account.lawyer_id is not None or incoming.kind == Kind.EVENT:
+    def _note_inbound(self, session: Session, incoming: IncomingMessage, *, now: dt.datetime) -> Any:
+        """Count the message on its account and stamp the time; the account's row as it is now, or
+        None when the account does not exist yet. The UPDATE's row lock puts two messages of one
+        account one after the other here, so a flood cannot slip past the rate limit."""
+        window = dt.timedelta(seconds=self.settings.villager_rate_limit_window_seconds)
+        return session.execute(
+            _NOTE_INBOUND,
+            {
+                "sender_channel": incoming.channel,
+                "sender_id": incoming.user_id,
+                "now": now,
+                "since": now - window,
+                "sender_name": incoming.display_name,
+            },
+        ).one_or_none()
+
+    def _over_rate_limit(self, noted: Any, incoming: IncomingMessage) -> bool:
+        """More messages in the account's window than the limit: this one is kept but not
+        processed. Lawyers and channel events (unsubscribe) are never limited."""
+        if noted.lawyer_id is not None or incoming.kind == Kind.EVENT:
             return False
-        since = now - dt.timedelta(seconds=self.settings.villager_rate_limit_window_seconds)  # type: ignore[operator]
-        if previous_inbound is None or previous_inbound < since:  # type: ignore[operator]
-            return False  # nothing in the window: skip the count, the common case
-        recent = session.scalar(_RECENT_PROCESSED, {"account_id": account.id, "since": since})
-        return (recent or 0) >= self.settings.villager_rate_limit_messages
+        return bool(noted.rate_window_count > self.settings.villager_rate_limit_messages)
 
     def _answer_throttled(
         self,
@@ -208,8 +205,8 @@ class Router:
         now = self.clock()
         try:
             with transaction(self.session_factory) as session:
-                # on PostgreSQL a concurrent redelivery waits here, for the row's lock
-                query = _INBOUND_FOR_UPDATE if is_postgres(session) else _INBOUND
+                # on PostgreSQL a concurrent redelivery waits here, for the account's lock
+                query = _INBOUND_LOCKED if is_postgres(session) else _INBOUND
                 inbound = session.scalar(query, {"id": message_id})
                 if inbound is None:
                     raise LookupError(f"message {message_id} vanished")
@@ -228,14 +225,6 @@ class Router:
             return HandleResult(message_id, [OutgoingMessage(texts.PROCESSING_ERROR)])
 
     def _context(self, session: Session, inbound: Message, now: object) -> Context:
-        if is_postgres(session):
-            # One message of an account at a time: two quick taps must not both read the same flow
-            # step (or both create the conversation). An advisory lock, not a row lock, so that
-            # storing the account's next message does not wait for this one to be processed.
-            session.execute(
-                sql_text("SELECT pg_advisory_xact_lock(:space, :key)"),
-                {"space": ACCOUNT_LOCK_SPACE, "key": inbound.account_id % 2_147_483_647},
-            )
         account, conversation, active_ticket_id = session.execute(_SENDER, {"account_id": inbound.account_id}).one()
         if conversation is None:
             conversation = Conversation(account_id=account.id, data={})
@@ -385,19 +374,46 @@ _accounts: Table = ChannelAccount.__table__  # type: ignore[assignment]
 ACCOUNT = select(ChannelAccount).where(
     ChannelAccount.channel == bindparam("channel"), ChannelAccount.external_id == bindparam("external_id")
 )
-_ACCOUNT_FOR_UPDATE = ACCOUNT.with_for_update(key_share=True)
-_RECENT_PROCESSED = select(func.count(_messages.c.id)).where(
-    _messages.c.account_id == bindparam("account_id"),
-    _messages.c.direction == "in",
-    _messages.c.created_at > bindparam("since"),
-    _messages.c.status != THROTTLED,
+#: A window starts with the first message after the last one ended (a fixed window, not a sliding
+#: one: a counter on the account's row instead of counting its messages on every message).
+_WINDOW_OVER = or_(_accounts.c.rate_window_start.is_(None), _accounts.c.rate_window_start <= bindparam("since"))
+_NOTE_INBOUND = (
+    update(_accounts)
+    .where(_accounts.c.channel == bindparam("sender_channel"), _accounts.c.external_id == bindparam("sender_id"))
+    .values(
+        last_inbound_at=bindparam("now"),
+        display_name=func.coalesce(func.nullif(_accounts.c.display_name, ""), bindparam("sender_name")),
+        rate_window_start=case((_WINDOW_OVER, bindparam("now")), else_=_accounts.c.rate_window_start),
+        rate_window_count=case((_WINDOW_OVER, 1), else_=_accounts.c.rate_window_count + 1),
+    )
+    .returning(
+        _accounts.c.id,
+        _accounts.c.lawyer_id,
+        _accounts.c.unreachable,
+        _accounts.c.unreachable_reason,
+        _accounts.c.holds_messages,
+        _accounts.c.rate_window_count,
+    )
+)
+_MARK_REACHABLE = (
+    update(_accounts)
+    .where(_accounts.c.id == bindparam("account_id"))
+    .values(unreachable=False, unreachable_reason=None)
 )
 _INSERT_INBOUND = insert(_messages).returning(_messages.c.id)
 _INSERT_INBOUND_ONCE = insert_once(
     _messages, _messages.c.id, index_elements=["channel", "external_id"], index_where=INBOUND_WITH_ID
 )
 _INBOUND = select(Message).where(Message.id == bindparam("id"))
-_INBOUND_FOR_UPDATE = _INBOUND.with_for_update()
+#: PostgreSQL: the message, read under its account's advisory lock and its own row lock. One
+#: message of an account at a time: two quick taps must not both read the same flow step (or both
+#: create the conversation). An advisory lock, not the account's row lock, so that storing the
+#: account's next message does not wait for this one to be processed. The lock is taken in the
+#: scan, below the row lock: when a transaction that held it changed this message, the row lock
+#: reads the message again as that one committed it, and every later statement sees its work.
+_INBOUND_LOCKED = _INBOUND.where(
+    func.pg_advisory_xact_lock(ACCOUNT_LOCK_SPACE, cast(Message.account_id % 2_147_483_647, Integer)).is_not(None)
+).with_for_update(of=Message)
 #: The account, its villager, its conversation and its active ticket's id in one query.
 _SENDER = (
     select(ChannelAccount, Conversation, tickets.ACTIVE_TICKET_ID)
@@ -453,16 +469,6 @@ def _insert_inbound(
 def identity(incoming: IncomingMessage) -> dict[str, str]:
     """The parameters of ``ACCOUNT``: who sent the message, on which channel."""
     return {"channel": incoming.channel, "external_id": incoming.user_id}
-
-
-def _note_on_account(session: Session, account: ChannelAccount, changes: dict[str, Any]) -> None:
-    """Write ``changes`` to the account as one plain UPDATE (the unit of work costs more than the
-    statement, on every message) and to the loaded object, which stays clean."""
-    if not changes:
-        return
-    session.execute(update(_accounts).where(_accounts.c.id == account.id).values(**changes))
-    for key, value in changes.items():
-        set_committed_value(account, key, value)
 
 
 def get_or_create_account(session: Session, incoming: IncomingMessage, *, now: object) -> ChannelAccount:

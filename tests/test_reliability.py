@@ -190,6 +190,35 @@ def test_concurrent_redeliveries_are_answered_once(seeded):  # type: ignore[no-u
     assert all([r.text for r in result.replies] == pushed_texts for result in tg_results)
 
 
+def test_an_accounts_messages_are_processed_one_at_a_time(seeded):  # type: ignore[no-untyped-def]
+    """Processing waits for whoever holds the account's lock, then reads what that one committed:
+    here the holder marks the message processed, and the waiting delivery answers it as a duplicate
+    instead of running it a second time."""
+    from sqlalchemy import text, update
+
+    from handlers.router import ACCOUNT_LOCK_SPACE
+
+    if seeded.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite takes its write lock at BEGIN: writers never overlap")
+    message_id, _ = seeded.router.store(IncomingMessage("webchat", "lock-v", "lock-v:1", text="你好"))
+    with seeded.session_factory() as s:
+        account_id = s.get_one(Message, message_id).account_id
+    holder = seeded.session_factory()
+    try:
+        holder.execute(text("SELECT pg_advisory_xact_lock(:s, :k)"), {"s": ACCOUNT_LOCK_SPACE, "k": account_id})
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            waiting = pool.submit(seeded.router.process, message_id)
+            time.sleep(0.5)
+            assert not waiting.done(), "processing must wait for the account's lock"
+            holder.execute(update(Message).where(Message.id == message_id).values(status="processed"))
+            holder.commit()
+            result = waiting.result(10)
+    finally:
+        holder.close()
+    assert result.duplicate and result.replies == []
+    assert _count(seeded, Message, Message.in_reply_to_id == message_id) == 0
+
+
 def test_one_dedup_key_is_one_outbox_row_whoever_writes_it_first(container, clock):  # type: ignore[no-untyped-def]
     with transaction(container.session_factory) as s:
         account = get_or_create_account(s, IncomingMessage("flaky", "dd", None), now=clock())
