@@ -9,6 +9,14 @@ asks questions taken from the knowledge base's sample questions and the NLU trai
 ten finally asks for the lawyer (a ticket). The generator is one asyncio process (uvloop, bare
 HTTP/1.1 keep-alive connections, one per villager); its own CPU share is printed, since it runs on
 the same two cores as the server and PostgreSQL, and so is what other programs took meanwhile.
+
+Two ways of sending. Saturated: each of 200 villagers sends the next message the moment the
+last is answered — the server's capacity; its latency is the queue (by Little's law, 200
+villagers and p99 ≤ 200 ms would need over 1,000 messages a second). Paced: the same 200
+villagers, but messages arrive at a set rate (Poisson, ``LOAD_RATE``, 300 a second) whatever
+the server does — how villagers actually arrive — and each latency is counted from the moment
+the message was due, so a server that falls behind shows it (no coordinated omission). The
+throughput and latency targets are checked there: 300 messages a second, answered within 200 ms.
 """
 
 from __future__ import annotations
@@ -41,6 +49,11 @@ MESSAGES_PER_VILLAGER = 20  # 4 to choose the village, then questions: 20,000 me
 CONCURRENCY = 200
 WORKERS = int(os.environ.get("LOAD_WORKERS", "2"))
 WECHAT_MESSAGES = int(os.environ.get("LOAD_WECHAT_MESSAGES", "5000"))
+#: Messages a second in the paced run (the issue's target).
+#: Offered a little above the target, so that the rate achieved can be checked against 300 as is.
+RATE = float(os.environ.get("LOAD_RATE", "310"))
+TARGET_RATE = 300
+TARGET_P99_MS = 200
 WECHAT_TOKEN = "benchwechattoken"
 #: LOAD_WECHAT_REPLY_BUDGET (seconds; the app's default when unset) exercises the late path.
 WECHAT_REPLY_BUDGET = os.environ.get("LOAD_WECHAT_REPLY_BUDGET", "")
@@ -108,7 +121,33 @@ class Http:
         self.reader = self.writer = None
 
 
-async def _villager(base: tuple[str, int], index: int, questions: list[str], tally: Tally, rng: random.Random) -> None:
+class Pacer:
+    """Due times of a Poisson stream of ``rate`` messages a second. A villager waiting to send takes
+    the next due time and sleeps until it; when every villager is still waiting for an answer, due
+    times pile up, and the latency of each message counts from its due time, not from when a
+    villager was free to send it."""
+
+    def __init__(self, rate: float, rng: random.Random) -> None:
+        self.rate, self.rng = rate, rng
+        self.next: float | None = None
+
+    async def __call__(self) -> float:
+        now = time.perf_counter()
+        due = now if self.next is None else self.next
+        self.next = due + self.rng.expovariate(self.rate)
+        if due > now:
+            await asyncio.sleep(due - now)
+        return due
+
+
+async def _villager(
+    base: tuple[str, int],
+    index: int,
+    questions: list[str],
+    tally: Tally,
+    rng: random.Random,
+    pace: Pacer | None = None,
+) -> None:
     user = f"load{index:05d}"
     counter = 0
     http = Http(*base)
@@ -118,7 +157,7 @@ async def _villager(base: tuple[str, int], index: int, questions: list[str], tal
         counter += 1
         client_id = f"m{counter}"
         body = {"user_id": user, "client_id": client_id, **({"payload": payload} if payload else {"text": text})}
-        started = time.perf_counter()
+        started = await pace() if pace else time.perf_counter()
         try:
             status, raw = await http.request("/api/webchat/messages", json.dumps(body, ensure_ascii=False).encode())
         except Exception as exc:
@@ -152,16 +191,24 @@ async def _villager(base: tuple[str, int], index: int, questions: list[str], tal
 
 
 async def _drive(
-    base: tuple[str, int], villagers: range, questions: list[str], tally: Tally, *, concurrency: int = CONCURRENCY
+    base: tuple[str, int],
+    villagers: range,
+    questions: list[str],
+    tally: Tally,
+    *,
+    concurrency: int = CONCURRENCY,
+    rate: float | None = None,
 ) -> float:
+    """Villagers ``concurrency`` at a time; ``rate``: paced at that many messages a second."""
     rng = random.Random(2026)
+    pace = Pacer(rate, random.Random(11)) if rate else None
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in villagers:
         queue.put_nowait(i)
 
     async def worker() -> None:
         while not queue.empty():
-            await _villager(base, queue.get_nowait(), questions, tally, rng)
+            await _villager(base, queue.get_nowait(), questions, tally, rng, pace)
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -497,7 +544,13 @@ def run() -> bool:
 
         tally = Tally()
         wall, cpu, sampler = _run(measured(_drive(server.address, range(VILLAGERS), questions, tally)))
-        ok &= _report("web chat API", tally, wall, cpu)
+        ok &= _report("web chat API, saturated", tally, wall, cpu, checks="capacity")
+        paced = Tally()
+        paced_range = range(VILLAGERS + 70, 2 * VILLAGERS + 70)
+        pwall, pcpu, _ = _run(measured(_drive(server.address, paced_range, questions, paced, rate=RATE)))
+        ok &= _report(f"web chat API, paced at {RATE:g} msg/s", paced, pwall, pcpu, checks="paced")
+        for key, replies in paced.sent.items():
+            tally.sent[key] = replies  # verified with the rest
         light = Tally()  # below capacity, latency is the work, not the queue
         light_range = range(VILLAGERS + 20, VILLAGERS + 70)
         light_wall = _run(_drive(server.address, light_range, questions, light, concurrency=20))
@@ -510,13 +563,13 @@ def run() -> bool:
         for key, replies in light.sent.items():
             tally.sent[key] = replies  # verified with the rest
         stored, lost, wrong = _verify(url, tally, channel="webchat")
-        print(f"  {'stored (incl. 1,400 warm-up/light)':<38} {stored:10d}")
+        print(f"  {'stored (all runs, warm-up and light too)':<38} {stored:10d}")
         ok &= check("lost (200 given, not stored)", lost, 0, unit="")
         ok &= check("not answered exactly once", wrong, 0, unit="")
         if wechat:
             wtally = Tally()
             wwall, wcpu, _ = _run(measured(_drive_wechat(server.address, WECHAT_MESSAGES, questions, wtally)))
-            _report("WeChat POST /wechat", wtally, wwall, wcpu, targets=False)
+            _report("WeChat POST /wechat", wtally, wwall, wcpu, checks=None)
             _settle(url)
             stored, lost, wrong = _verify(url, wtally, channel="wechat")
             ok &= check("wechat lost", lost, 0, unit="") & check("wechat not answered exactly once", wrong, 0, unit="")
@@ -547,18 +600,24 @@ def _run(coroutine: Any) -> Any:
     return uvloop.run(coroutine)
 
 
-def _report(label: str, tally: Tally, wall: float, cpu: dict[str, float], *, targets: bool = True) -> bool:
+def _report(label: str, tally: Tally, wall: float, cpu: dict[str, float], *, checks: str | None) -> bool:
+    """``checks``: "capacity" (saturated: the throughput), "paced" (the rate achieved and p99), None."""
     ms = [x * 1000 for x in tally.latencies]
     errors = sum(tally.errors.values())
-    print(f"  {label}: {tally.count} messages, {CONCURRENCY} concurrent, {wall:.1f} s")
+    p99 = percentile(ms, 99)
+    print(f"  {label}: {tally.count} messages, {CONCURRENCY} villagers at a time, {wall:.1f} s")
     ok = True
-    if targets:
-        ok &= check("throughput", tally.count / wall, 300, unit="msg/s", higher_is_better=True)
-        ok &= check("latency p99", percentile(ms, 99), 200, unit="ms")
-        ok &= check("errors", errors, 0, unit="")
+    if checks:
+        ok &= check("throughput", tally.count / wall, TARGET_RATE, unit="msg/s", higher_is_better=True)
     else:
         print(f"  {'throughput':<38} {tally.count / wall:10.1f} msg/s")
-        print(f"  {'latency p99':<38} {percentile(ms, 99):10.1f} ms")
+    if checks == "paced":
+        ok &= check("latency p99 (from when it was due)", p99, TARGET_P99_MS, unit="ms")
+    else:
+        print(f"  {'latency p99':<38} {p99:10.1f} ms")
+    if checks:
+        ok &= check("errors", errors, 0, unit="")
+    else:
         print(f"  {'errors':<38} {errors:10d}")
     print(f"  {'latency p50 / p95':<38} {percentile(ms, 50):10.1f} / {percentile(ms, 95):.1f} ms")
     if tally.errors:
