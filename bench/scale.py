@@ -282,7 +282,7 @@ def hot_queries() -> dict[str, Callable[[Any, random.Random], Any]]:
 
     return {
         "villager lookup by channel id": lookup,
-        "store: note it on the account, rate limit": note_inbound,
+        "store: stamp account, rate limit": note_inbound,
         "an account's active ticket": lambda s, rng: tickets.active_for_account(s, rng.randint(1, VILLAGERS)),
         "a lawyer's open tickets": lambda s, rng: tickets.open_for_lawyer(s, rng.randint(1, LAWYERS), now=NOW),
         "a village's next duty sessions": lambda s, rng: schedule.upcoming_sessions(
