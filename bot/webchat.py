@@ -10,6 +10,7 @@ import json
 import re
 from typing import Any
 
+import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
@@ -98,12 +99,11 @@ def parse_request(body: bytes, *, max_chars: int) -> IncomingMessage:
 
 @router.post("/api/webchat/messages")
 async def post_message(request: Request) -> JSONResponse:
-    from starlette.concurrency import run_in_threadpool
-
     container = request.app.state.container
     body = await read_limited(request, MAX_BODY_BYTES, message=TOO_LARGE)
     incoming = parse_request(body, max_chars=container.settings.max_message_chars)
-    result = await run_in_threadpool(container.router.handle, incoming)
+    limiter = request.app.state.webchat_limiter  # a few messages at a time (admin/app.py says why)
+    result = await anyio.to_thread.run_sync(container.router.handle, incoming, limiter=limiter)
     return JSONResponse(reply_json(result.replies))
 
 

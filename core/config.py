@@ -42,6 +42,11 @@ class Settings(BaseSettings):
         description="PostgreSQL connections each process keeps open; also how many requests do database work at once",
     )
     db_max_overflow: int = Field(10, ge=0, description="Extra PostgreSQL connections a process may open at peaks")
+    webchat_threads: int = Field(
+        2,
+        ge=1,
+        description="Web chat messages each process works on at once (threads); the rest wait their turn",
+    )
     db_connect_timeout_seconds: int = Field(
         5, ge=1, description="Give up connecting to PostgreSQL after this (health checks answer degraded)"
     )

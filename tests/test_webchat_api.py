@@ -109,3 +109,43 @@ def test_pushed_messages_are_fetched_by_the_page(client, seeded):  # type: ignor
     got = client.get("/api/webchat/messages", params={"user_id": "v9"}).json()["messages"]
     assert [m["text"] for m in got] == ["律师回复您"]
     assert client.get("/api/webchat/messages", params={"user_id": "v9", "after": got[0]["id"]}).json()["messages"] == []
+
+
+def test_no_more_messages_are_processed_at_once_than_webchat_threads(seeded, monkeypatch):  # type: ignore[no-untyped-def]
+    """A crowd of villagers waits its turn on the event loop; every one of them is answered."""
+    import asyncio
+    import threading
+    import time
+
+    import httpx
+
+    settings = seeded.settings.model_copy(update={"webchat_threads": 2})
+    app = create_app(settings, container=seeded)
+    handle, lock = seeded.router.handle, threading.Lock()
+    running, most = 0, 0
+
+    def slow_handle(incoming):  # type: ignore[no-untyped-def]
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        try:
+            time.sleep(0.1)
+            return handle(incoming)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(seeded.router, "handle", slow_handle)
+
+    async def crowd() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://chat") as client:
+            return await asyncio.gather(
+                *(client.post("/api/webchat/messages", json={"user_id": f"crowd{i}", "text": "你好"}) for i in range(6))
+            )
+
+    responses = asyncio.run(crowd())
+    assert [r.status_code for r in responses] == [200] * 6
+    assert all("您好" in r.json()["replies"][0]["text"] for r in responses)
+    assert most == 2
