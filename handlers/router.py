@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import logging
 import time
@@ -16,8 +17,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, Table, bindparam, case, cast, func, insert, or_, select, update
+from sqlalchemy import (
+    Boolean,
+    Engine,
+    Integer,
+    Select,
+    Table,
+    bindparam,
+    case,
+    cast,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy import text as sql_text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
@@ -100,8 +118,13 @@ class Router:
         against the rate limit), then insert it unless its id is known."""
         now = self.clock()
         incoming = storable(incoming)
+        counted = False
+        if self._autocommit is not None:
+            stored, counted = self._store_at_once(self._autocommit, incoming, now=now)
+            if stored is not None:
+                return stored
         with transaction(self.session_factory) as session:
-            noted = self._note_inbound(session, incoming, now=now)
+            noted = self._note_inbound(session, incoming, now=now, count=not counted)
             if noted is None:
                 get_or_create_account(session, incoming, now=now)
                 noted = self._note_inbound(session, incoming, now=now)
@@ -133,21 +156,52 @@ class Router:
                     )
             return Stored(message_id, status, new=True)
 
-    def _note_inbound(self, session: Session, incoming: IncomingMessage, *, now: dt.datetime) -> Any:
-        """Count the message on its account and stamp the time; the account's row as it is now, or
-        None when the account does not exist yet. The UPDATE's row lock puts two messages of one
-        account one after the other here, so a flood cannot slip past the rate limit."""
+    @functools.cached_property
+    def _autocommit(self) -> Engine | None:
+        """PostgreSQL: the engine for ``_store_at_once``'s single statement, its own transaction."""
+        engine: Engine = self.session_factory.kw["bind"]
+        return engine.execution_options(isolation_level="AUTOCOMMIT") if engine.dialect.name == "postgresql" else None
+
+    def _store_at_once(
+        self, engine: Engine, incoming: IncomingMessage, *, now: dt.datetime
+    ) -> tuple[Stored | None, bool]:
+        """The common case in one round trip (``_STORE_AT_ONCE``): a known account, a new message,
+        nothing held back or to release. Otherwise (None, whether the message was counted on its
+        account), and ``_store`` does the rest in a transaction of its own."""
+        params = self._note_params(incoming, now=now, count=True) | {
+            "in_external_id": incoming.message_id,
+            "in_kind": incoming.kind.value,
+            "in_text": incoming.text,
+            "in_payload": incoming.payload,
+            "in_meta": _meta(incoming),
+            "never_limited": incoming.kind == Kind.EVENT,
+            "limit": self.settings.villager_rate_limit_messages,
+        }
+        with engine.connect() as connection:
+            row = connection.execute(_STORE_AT_ONCE, params).one_or_none()
+        if row is None or row.message_id is None:
+            return None, row is not None
+        return Stored(row.message_id, "received", new=True), True
+
+    def _note_inbound(
+        self, session: Session, incoming: IncomingMessage, *, now: dt.datetime, count: bool = True
+    ) -> Any:
+        """Count the message on its account (unless ``count`` is False: it was, by
+        ``_store_at_once``) and stamp the time; the account's row as it is now, or None when the
+        account does not exist yet. The UPDATE's row lock puts two messages of one account one
+        after the other here, so a flood cannot slip past the rate limit."""
+        return session.execute(_NOTE_INBOUND, self._note_params(incoming, now=now, count=count)).one_or_none()
+
+    def _note_params(self, incoming: IncomingMessage, *, now: dt.datetime, count: bool) -> dict[str, Any]:
         window = dt.timedelta(seconds=self.settings.villager_rate_limit_window_seconds)
-        return session.execute(
-            _NOTE_INBOUND,
-            {
-                "sender_channel": incoming.channel,
-                "sender_id": incoming.user_id,
-                "now": now,
-                "since": now - window,
-                "sender_name": incoming.display_name,
-            },
-        ).one_or_none()
+        return {
+            "sender_channel": incoming.channel,
+            "sender_id": incoming.user_id,
+            "now": now,
+            "since": now - window,
+            "sender_name": incoming.display_name,
+            "step": 1 if count else 0,
+        }
 
     def _over_rate_limit(self, noted: Any, incoming: IncomingMessage) -> bool:
         """More messages in the account's window than the limit: this one is kept but not
@@ -384,7 +438,10 @@ _NOTE_INBOUND = (
         last_inbound_at=bindparam("now"),
         display_name=func.coalesce(func.nullif(_accounts.c.display_name, ""), bindparam("sender_name")),
         rate_window_start=case((_WINDOW_OVER, bindparam("now")), else_=_accounts.c.rate_window_start),
-        rate_window_count=case((_WINDOW_OVER, 1), else_=_accounts.c.rate_window_count + 1),
+        rate_window_count=case(
+            (_WINDOW_OVER, bindparam("step", type_=Integer)),
+            else_=_accounts.c.rate_window_count + bindparam("step", type_=Integer),
+        ),
     )
     .returning(
         _accounts.c.id,
@@ -404,6 +461,46 @@ _INSERT_INBOUND = insert(_messages).returning(_messages.c.id)
 _INSERT_INBOUND_ONCE = insert_once(
     _messages, _messages.c.id, index_elements=["channel", "external_id"], index_where=INBOUND_WITH_ID
 )
+
+
+def _store_at_once() -> Select[Any]:
+    """PostgreSQL: ``_NOTE_INBOUND`` and the insert of a message not held back, in one statement
+    (data-modifying WITHs): its account's id, and the message's — None when it was not inserted
+    (a redelivery; over the rate limit; an account to mark reachable or with messages to release)."""
+    noted = _NOTE_INBOUND.cte("noted")
+    columns = ("account_id", "direction", "channel", "external_id", "kind", "text", "payload", "meta", "status")
+    source = select(
+        noted.c.id,
+        literal("in"),
+        bindparam("sender_channel", type_=_messages.c.channel.type),
+        *(
+            bindparam(f"in_{name}", type_=_messages.c[name].type)
+            for name in ("external_id", "kind", "text", "payload", "meta")
+        ),
+        literal("received"),
+        literal(0),
+        bindparam("now", type_=_messages.c.created_at.type),
+    ).where(
+        ~noted.c.unreachable,
+        noted.c.unreachable_reason.is_(None),
+        ~noted.c.holds_messages,
+        or_(
+            noted.c.lawyer_id.is_not(None),
+            bindparam("never_limited", type_=Boolean),
+            noted.c.rate_window_count <= bindparam("limit", type_=Integer),
+        ),
+    )
+    stored = (
+        postgresql.insert(_messages)
+        .from_select([*columns, "attempts", "created_at"], source)
+        .on_conflict_do_nothing(index_elements=["channel", "external_id"], index_where=INBOUND_WITH_ID)
+        .returning(_messages.c.id)
+        .cte("stored")
+    )
+    return select(noted.c.id.label("account_id"), stored.c.id.label("message_id")).outerjoin(stored, true())
+
+
+_STORE_AT_ONCE = _store_at_once()
 _INBOUND = select(Message).where(Message.id == bindparam("id"))
 #: PostgreSQL: the message, read under its account's advisory lock and its own row lock. One
 #: message of an account at a time: two quick taps must not both read the same flow step (or both

@@ -171,6 +171,28 @@ def test_concurrent_flood_cannot_slip_past_the_limit(seeded):  # type: ignore[no
     assert statuses.count("processed") == limit
 
 
+def test_each_message_counts_once_against_the_limit_whichever_way_it_is_stored(seeded):  # type: ignore[no-untyped-def]
+    """On PostgreSQL the common message is stored in one statement; one that needs more (its
+    account is marked unreachable) falls back to a transaction, and must not be counted twice."""
+    from sqlalchemy import update
+
+    chat = Chat(seeded, "counted")
+    chat.say("你好")  # a new account: the transaction
+    chat.say("老板不给工钱")  # the common case
+
+    def counted() -> tuple[int, bool]:
+        with seeded.session_factory() as s:
+            account = s.scalars(select(ChannelAccount).where(ChannelAccount.external_id == "counted")).one()
+            return account.rate_window_count, account.unreachable
+
+    assert counted() == (2, False)
+    with seeded.session_factory.begin() as s:
+        s.execute(update(ChannelAccount).where(ChannelAccount.external_id == "counted").values(unreachable=True))
+    assert chat.say("欠钱不还")[0].text != texts.RATE_LIMITED
+    assert counted() == (3, False)  # reachable again, and counted once
+    assert _statuses(seeded, "counted") == ["processed"] * 3
+
+
 def test_limited_messages_are_not_picked_up_by_recovery(seeded, clock):  # type: ignore[no-untyped-def]
     import datetime as dt
 
