@@ -518,11 +518,12 @@ def run() -> bool:
         warm = Tally()
         _run(_drive(server.address, range(VILLAGERS, VILLAGERS + 20), questions, warm))  # connections, caches
 
-        async def measured(drive) -> tuple[float, dict[str, float], Sampler]:  # type: ignore[no-untyped-def]
+        async def measured(drive) -> tuple[float, dict[str, Any], Sampler]:  # type: ignore[no-untyped-def]
             sampler = Sampler(server)
             task = asyncio.create_task(sampler.run())
             me = psutil.Process()
             workers = [psutil.Process(server.process.pid), *server.workers()]
+            each_before = [_cpu_seconds([w]) for w in workers]
             before = {p.pid: _cpu_seconds([p]) for p in _postgres_processes()}
             cpu = (_cpu_seconds([me]), _cpu_seconds(workers), _busy_seconds())
             wall = await drive
@@ -539,6 +540,8 @@ def run() -> bool:
             seconds["others"] = max(after[2] - cpu[2] - sum(seconds.values()), 0.0)
             shares = {k: v / wall / psutil.cpu_count() * 100 for k, v in seconds.items()}
             shares["server ms/msg"] = seconds["server"]
+            # how evenly the kernel spread the villagers' connections over the workers
+            shares["each worker"] = [_cpu_seconds([w]) - b for w, b in zip(workers, each_before, strict=True)][1:]
             shares["generator ms/msg"] = seconds["generator"]
             return wall, shares, sampler
 
@@ -600,7 +603,7 @@ def _run(coroutine: Any) -> Any:
     return uvloop.run(coroutine)
 
 
-def _report(label: str, tally: Tally, wall: float, cpu: dict[str, float], *, checks: str | None) -> bool:
+def _report(label: str, tally: Tally, wall: float, cpu: dict[str, Any], *, checks: str | None) -> bool:
     """``checks``: "capacity" (saturated: the throughput), "paced" (the rate achieved and p99), None."""
     ms = [x * 1000 for x in tally.latencies]
     errors = sum(tally.errors.values())
@@ -626,6 +629,8 @@ def _report(label: str, tally: Tally, wall: float, cpu: dict[str, float], *, che
         f"  {'CPU of all cores: server/pg/generator':<38} {cpu['server']:9.0f}% / {cpu['postgres']:.0f}% / "
         f"{cpu['generator']:.0f}%   other programs: {cpu['others']:.0f}%"
     )
+    each = ", ".join(f"{seconds:.0f}" for seconds in cpu["each worker"])
+    print(f"  {'CPU seconds of each worker':<38} {each:>10}")
     print(
         f"  {'CPU per message: server / generator':<38} {cpu['server ms/msg'] / tally.count * 1000:10.2f} / "
         f"{cpu['generator ms/msg'] / tally.count * 1000:.2f} ms"
