@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import functools
 import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Integer,
     Select,
     Table,
+    Text,
     bindparam,
     case,
     cast,
@@ -318,38 +320,48 @@ class Router:
         objects: in the common case nothing else changed and the commit has nothing to flush."""
         session, inbound, intent = ctx.session, ctx.inbound, ctx.intent
         session.flush()  # what the handlers added (a ticket …) exists before rows refer to it
-        session.execute(
-            _MARK_PROCESSED,
-            {
-                "message_id": inbound.id,
-                "processed_at": ctx.now,
-                "attempts": inbound.attempts + 1,
-                "intent": intent.intent if intent is not None else inbound.intent,
-                "confidence": round(intent.confidence, 4) if intent is not None else inbound.confidence,
-                "answered_by": ctx.answered_by,
-                "kb_slug": ctx.kb_slug,
-                "kb_score": ctx.kb_score,
-                "ticket_id": inbound.ticket_id,
-            },
-        )
-        if replies:
+        marked = {
+            "message_id": inbound.id,
+            "mark_processed_at": ctx.now,
+            "mark_attempts": inbound.attempts + 1,
+            "mark_intent": intent.intent if intent is not None else inbound.intent,
+            "mark_confidence": round(intent.confidence, 4) if intent is not None else inbound.confidence,
+            "mark_answered_by": ctx.answered_by,
+            "mark_kb_slug": ctx.kb_slug,
+            "mark_kb_score": ctx.kb_score,
+            "mark_ticket_id": inbound.ticket_id,
+        }
+        if replies and is_postgres(session):  # one round trip for both
             session.execute(
-                _INSERT_MESSAGE,
-                [
-                    {
-                        "account_id": ctx.account.id,
-                        "direction": "out",
-                        "channel": inbound.channel,
-                        "kind": "text",
-                        "text": reply.text,
-                        "buttons": buttons_to_json(reply.buttons),
-                        "status": "sent",
-                        "in_reply_to_id": inbound.id,
-                        "created_at": ctx.now,
-                    }
-                    for reply in replies
-                ],
+                _MARK_PROCESSED_AND_REPLY,
+                marked
+                | {
+                    "reply_account_id": ctx.account.id,
+                    "reply_channel": inbound.channel,
+                    "reply_texts": [reply.text for reply in replies],
+                    "reply_buttons": [json.dumps(buttons_to_json(reply.buttons)) for reply in replies],
+                },
             )
+        else:
+            session.execute(_MARK_PROCESSED, marked)
+            if replies:
+                session.execute(
+                    _INSERT_MESSAGE,
+                    [
+                        {
+                            "account_id": ctx.account.id,
+                            "direction": "out",
+                            "channel": inbound.channel,
+                            "kind": "text",
+                            "text": reply.text,
+                            "buttons": buttons_to_json(reply.buttons),
+                            "status": "sent",
+                            "in_reply_to_id": inbound.id,
+                            "created_at": ctx.now,
+                        }
+                        for reply in replies
+                    ],
+                )
         if push_replies:
             for index, reply in enumerate(replies):
                 row = enqueue(
@@ -523,8 +535,10 @@ _MARK_PROCESSED = (
     .where(_messages.c.id == bindparam("message_id"))
     .values(
         status="processed",
+        # named apart from the columns: in the WITH of an INSERT (``_MARK_PROCESSED_AND_REPLY``) a
+        # parameter named like a column would be taken for that column's value
         **{
-            name: bindparam(name)
+            name: bindparam(f"mark_{name}")
             for name in (
                 "processed_at",
                 "attempts",
@@ -539,6 +553,39 @@ _MARK_PROCESSED = (
     )
 )
 _INSERT_MESSAGE = insert(_messages)
+#: PostgreSQL: ``_MARK_PROCESSED`` and the replies' INSERT in one statement, the replies as arrays
+#: (unnest keeps their order, and so the order of their ids).
+_MARK_PROCESSED_AND_REPLY = (
+    postgresql.insert(_messages)
+    .from_select(
+        [
+            "account_id",
+            "direction",
+            "channel",
+            "kind",
+            "text",
+            "buttons",
+            "status",
+            "in_reply_to_id",
+            "attempts",
+            "created_at",
+        ],
+        select(
+            bindparam("reply_account_id", type_=_messages.c.account_id.type),
+            literal("out"),
+            bindparam("reply_channel", type_=_messages.c.channel.type),
+            literal("text"),
+            func.unnest(bindparam("reply_texts", type_=postgresql.ARRAY(Text))),
+            # JSON texts: a list of button lists would be taken for a two-dimensional array
+            cast(func.unnest(bindparam("reply_buttons", type_=postgresql.ARRAY(Text))), postgresql.JSON),
+            literal("sent"),
+            bindparam("message_id", type_=_messages.c.id.type),
+            literal(0),
+            bindparam("mark_processed_at", type_=_messages.c.created_at.type),
+        ),
+    )
+    .add_cte(_MARK_PROCESSED.returning(_messages.c.id).cte("marked"))
+)
 
 
 def _insert_inbound(
