@@ -71,6 +71,10 @@ class ArticleIndex:
     def __init__(self, articles: Sequence[IndexedArticle], *, paraphrase: Paraphrase | None = None) -> None:
         self.articles = list(articles)
         self.intents = np.array([a.intent for a in self.articles])
+        # each article's intent as an index into the distinct intents: the priors of a search are
+        # then looked up once per intent, not once per article
+        names, self.intent_of = np.unique(self.intents, return_inverse=True)
+        self.intent_names = [str(name) for name in names]
         self.vocabulary: dict[str, int] = {}
         if not self.articles:
             return
@@ -118,7 +122,7 @@ class ArticleIndex:
         prior = dict(intent_scores or {})
         if intent is not None and intent not in prior:
             prior[intent] = 1.0
-        bonus = np.array([prior.get(i, 0.0) for i in self.intents])
+        bonus = np.array([prior.get(name, 0.0) for name in self.intent_names], dtype=np.float64)[self.intent_of]
         paraphrase = self.paraphrase(text)
         # an article sharing no word with the question is never an answer, whatever the priors say
         scores = (
