@@ -116,8 +116,10 @@ class Router:
         return stored.message_id, stored.status != "received"
 
     def _store(self, incoming: IncomingMessage, *, push_replies: bool) -> Stored:
-        """Two statements in the common case: note the message on its account (which counts it
-        against the rate limit), then insert it unless its id is known."""
+        """On PostgreSQL one statement in the common case (``_store_at_once``). Otherwise a
+        transaction: note the message on its account (which counts it against the rate limit),
+        insert it unless its id is known, and whatever else it needs (a new account, a notice
+        that it came too fast, held messages released)."""
         now = self.clock()
         incoming = storable(incoming)
         counted = False
