@@ -505,6 +505,7 @@ def run() -> bool:
     started = time.perf_counter()
     _prepare(url)
     print(f"  {'prepared database and model':<38} {time.perf_counter() - started:10.1f} s")
+    print(f"  {'machine speed: a fixed Python loop':<38} {_fixed_loop_seconds():10.2f} s   (lower is faster)")
     questions = _questions()
     api = None
     if wechat:
@@ -595,6 +596,16 @@ def run() -> bool:
         if api is not None:
             api.stop()
     return ok
+
+
+def _fixed_loop_seconds() -> float:
+    """The same pure-Python work every run: this machine's speed drifts by a third within the
+    hour, and runs are only comparable with it beside them."""
+    started = time.process_time()
+    total = 0
+    for i in range(10_000_000):
+        total += i % 7
+    return time.process_time() - started
 
 
 def _run(coroutine: Any) -> Any:
