@@ -129,8 +129,8 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
             # Build the retrieval index and touch the model now, not in the first villager's request
             # (which could otherwise miss WeChat's 5-second window).
             await asyncio.to_thread(warm_up, app.state.container)
-        # Threads for sync work (a message's two transactions) no more than pooled connections:
-        # more threads only queue for a connection, and time out doing so under load.
+        # Threads for the other blocking requests (console pages, exports) no more than pooled
+        # connections: more threads only queue for a connection, and time out doing so under load.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
         stop = asyncio.Event()
         tasks: list[asyncio.Task[None]] = []
@@ -155,9 +155,9 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.state.container = container
     app.state.settings = settings
     # Two threads keep both cores busy while one message waits for PostgreSQL; every thread more
-    # only passes the GIL back and forth (python -m bench load: 4.3 ms of server CPU per message
-    # with two, 5.0–5.8 with three or six). Its own limiter, so a slow console export does not
-    # hold up the villagers, nor they the console.
+    # only passes the GIL back and forth (README, "fewer threads": 4.3 ms of server CPU per message
+    # with two, 4.95–5.75 with one, three or six). Its own limiter, so a slow console export does
+    # not hold up the villagers, nor they the console.
     app.state.webchat_limiter = anyio.CapacityLimiter(settings.webchat_threads)
     #: (container) -> async context manager, added by channels that run something of their own
     app.state.channel_lifespans = []

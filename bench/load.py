@@ -13,7 +13,7 @@ the same two cores as the server and PostgreSQL, and so is what other programs t
 Two ways of sending. Saturated: each of 200 villagers sends the next message the moment the
 last is answered — the server's capacity; its latency is the queue (by Little's law, 200
 villagers and p99 ≤ 200 ms would need over 1,000 messages a second). Paced: the same 200
-villagers, but messages arrive at a set rate (Poisson, ``LOAD_RATE``, 300 a second) whatever
+villagers, but messages arrive at a set rate (Poisson, ``LOAD_RATE``, 310 a second) whatever
 the server does — how villagers actually arrive — and each latency is counted from the moment
 the message was due, so a server that falls behind shows it (no coordinated omission). The
 throughput and latency targets are checked there: 300 messages a second, answered within 200 ms.
@@ -49,8 +49,8 @@ MESSAGES_PER_VILLAGER = 20  # 4 to choose the village, then questions: 20,000 me
 CONCURRENCY = 200
 WORKERS = int(os.environ.get("LOAD_WORKERS", "2"))
 WECHAT_MESSAGES = int(os.environ.get("LOAD_WECHAT_MESSAGES", "5000"))
-#: Messages a second in the paced run (the issue's target).
-#: Offered a little above the target, so that the rate achieved can be checked against 300 as is.
+#: Messages a second in the paced run: a little above the target, so that the rate achieved can be
+#: checked against 300 as is.
 RATE = float(os.environ.get("LOAD_RATE", "310"))
 TARGET_RATE = 300
 TARGET_P99_MS = 200
@@ -623,16 +623,14 @@ def _report(label: str, tally: Tally, wall: float, cpu: dict[str, Any], *, check
     ok = True
     if checks:
         ok &= check("throughput", tally.count / wall, TARGET_RATE, unit="msg/s", higher_is_better=True)
+        ok &= check("errors", errors, 0, unit="")
     else:
         print(f"  {'throughput':<38} {tally.count / wall:10.1f} msg/s")
+        print(f"  {'errors':<38} {errors:10d}")
     if checks == "paced":
         ok &= check("latency p99 (from when it was due)", p99, TARGET_P99_MS, unit="ms")
     else:
         print(f"  {'latency p99':<38} {p99:10.1f} ms")
-    if checks:
-        ok &= check("errors", errors, 0, unit="")
-    else:
-        print(f"  {'errors':<38} {errors:10d}")
     print(f"  {'latency p50 / p95':<38} {percentile(ms, 50):10.1f} / {percentile(ms, 95):.1f} ms")
     if tally.errors:
         print(f"  {'error kinds':<38} {dict(tally.errors)}")

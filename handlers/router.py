@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    Boolean,
     Engine,
     Integer,
     Select,
@@ -169,18 +168,14 @@ class Router:
     def _store_at_once(
         self, engine: Engine, incoming: IncomingMessage, *, now: dt.datetime
     ) -> tuple[Stored | None, bool]:
-        """The common case in one round trip (``_STORE_AT_ONCE``): a known account, a new message,
-        nothing held back or to release. Otherwise (None, whether the message was counted on its
-        account), and ``_store`` does the rest in a transaction of its own."""
+        """The common case in one round trip (``_STORE_AT_ONCE``): a known account within the rate
+        limit, a new message, nothing held back or to release. Otherwise (None, whether the message
+        was counted on its account), and ``_store`` does the rest in a transaction of its own —
+        lawyers and channel events over the count too, which ``_over_rate_limit`` lets through."""
         params = self._note_params(incoming, now=now, count=True) | {
-            "in_external_id": incoming.message_id,
-            "in_kind": incoming.kind.value,
-            "in_text": incoming.text,
-            "in_payload": incoming.payload,
-            "in_meta": _meta(incoming),
-            "never_limited": incoming.kind == Kind.EVENT,
-            "limit": self.settings.villager_rate_limit_messages,
+            f"in_{name}": value for name, value in _message_fields(incoming).items()
         }
+        params["limit"] = self.settings.villager_rate_limit_messages
         with engine.connect() as connection:
             row = connection.execute(_STORE_AT_ONCE, params).one_or_none()
         if row is None or row.message_id is None:
@@ -477,20 +472,17 @@ _INSERT_INBOUND_ONCE = insert_once(
 )
 
 
-def _store_at_once() -> Select[Any]:
+def _one_statement_store() -> Select[Any]:
     """PostgreSQL: ``_NOTE_INBOUND`` and the insert of a message not held back, in one statement
     (data-modifying WITHs): its account's id, and the message's — None when it was not inserted
-    (a redelivery; over the rate limit; an account to mark reachable or with messages to release)."""
+    (a redelivery; over the count; an account to mark reachable or with messages to release)."""
     noted = _NOTE_INBOUND.cte("noted")
-    columns = ("account_id", "direction", "channel", "external_id", "kind", "text", "payload", "meta", "status")
+    passed = ("external_id", "kind", "text", "payload", "meta")  # _message_fields, as in_<name>
     source = select(
         noted.c.id,
         literal("in"),
         bindparam("sender_channel", type_=_messages.c.channel.type),
-        *(
-            bindparam(f"in_{name}", type_=_messages.c[name].type)
-            for name in ("external_id", "kind", "text", "payload", "meta")
-        ),
+        *(bindparam(f"in_{name}", type_=_messages.c[name].type) for name in passed),
         literal("received"),
         literal(0),
         bindparam("now", type_=_messages.c.created_at.type),
@@ -498,15 +490,12 @@ def _store_at_once() -> Select[Any]:
         ~noted.c.unreachable,
         noted.c.unreachable_reason.is_(None),
         ~noted.c.holds_messages,
-        or_(
-            noted.c.lawyer_id.is_not(None),
-            bindparam("never_limited", type_=Boolean),
-            noted.c.rate_window_count <= bindparam("limit", type_=Integer),
-        ),
+        noted.c.rate_window_count <= bindparam("limit", type_=Integer),
     )
+    columns = ["account_id", "direction", "channel", *passed, "status", "attempts", "created_at"]
     stored = (
         postgresql.insert(_messages)
-        .from_select([*columns, "attempts", "created_at"], source)
+        .from_select(columns, source)
         .on_conflict_do_nothing(index_elements=["channel", "external_id"], index_where=INBOUND_WITH_ID)
         .returning(_messages.c.id)
         .cte("stored")
@@ -514,7 +503,7 @@ def _store_at_once() -> Select[Any]:
     return select(noted.c.id.label("account_id"), stored.c.id.label("message_id")).outerjoin(stored, true())
 
 
-_STORE_AT_ONCE = _store_at_once()
+_STORE_AT_ONCE = _one_statement_store()
 _INBOUND = select(Message).where(Message.id == bindparam("id"))
 #: PostgreSQL: the message, read under its account's advisory lock and its own row lock. One
 #: message of an account at a time: two quick taps must not both read the same flow step (or both
@@ -599,17 +588,24 @@ def _insert_inbound(
         "account_id": account_id,
         "direction": "in",
         "channel": incoming.channel,
-        "external_id": incoming.message_id,
-        "kind": incoming.kind.value,
-        "text": incoming.text,
-        "payload": incoming.payload,
-        "meta": _meta(incoming),
+        **_message_fields(incoming),
         "status": status,
         "created_at": now,
     }
     if incoming.message_id is None:
         return session.scalar(_INSERT_INBOUND, values)
     return session.scalar(_INSERT_INBOUND_ONCE(session), values)
+
+
+def _message_fields(incoming: IncomingMessage) -> dict[str, Any]:
+    """The inbound row's columns that come from the message itself."""
+    return {
+        "external_id": incoming.message_id,
+        "kind": incoming.kind.value,
+        "text": incoming.text,
+        "payload": incoming.payload,
+        "meta": _meta(incoming),
+    }
 
 
 def identity(incoming: IncomingMessage) -> dict[str, str]:

@@ -70,10 +70,9 @@ class ArticleIndex:
 
     def __init__(self, articles: Sequence[IndexedArticle], *, paraphrase: Paraphrase | None = None) -> None:
         self.articles = list(articles)
-        self.intents = np.array([a.intent for a in self.articles])
         # each article's intent as an index into the distinct intents: the priors of a search are
         # then looked up once per intent, not once per article
-        names, self.intent_of = np.unique(self.intents, return_inverse=True)
+        names, self.intent_of = np.unique([a.intent for a in self.articles], return_inverse=True)
         self.intent_names = [str(name) for name in names]
         self.vocabulary: dict[str, int] = {}
         if not self.articles:
