@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from core.messages import Button, OutgoingMessage
-from core.models import KbArticle
 from handlers import texts
 from handlers.context import Context
 from knowledge_base import service as kb
@@ -60,7 +59,7 @@ def article_text(*, title: str, answer: str, citations: list[Any]) -> str:
     return f"【{title}】\n{answer.strip()}\n{texts.CITATIONS_PREFIX}{cited}\n{texts.DISCLAIMER}"
 
 
-def render_article(ctx: Context, article: KbArticle) -> OutgoingMessage:
+def render_article(ctx: Context, article: kb.ShownArticle) -> OutgoingMessage:
     ctx.answered_by = "kb"
     ctx.kb_slug = article.slug
     text = article_text(title=article.title, answer=article.answer, citations=article.citations)

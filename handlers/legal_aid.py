@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from core.messages import Button, OutgoingMessage
-from core.models import KbArticle, LegalAidCheck, Message, Ticket
+from core.models import LegalAidCheck, Message, Ticket
 from handlers import answer, handoff, onboarding, texts, tickets
 from handlers import legal_aid_rules as rules
 from handlers import typed_answers as typed
@@ -178,7 +178,7 @@ def _recent_topic(ctx: Context) -> str:
     return " ".join(parts)
 
 
-def _strong_article(ctx: Context) -> KbArticle | None:
+def _strong_article(ctx: Context) -> kb.ShownArticle | None:
     if not ctx.text:
         return None
     hits = ctx.services.retriever.search(ctx.text, intent="legal_aid", limit=1)
@@ -190,7 +190,7 @@ def _strong_article(ctx: Context) -> KbArticle | None:
     return kb.get_published(ctx.session, hits[0].slug)
 
 
-def _article_text(ctx: Context, article: KbArticle) -> OutgoingMessage:
+def _article_text(ctx: Context, article: kb.ShownArticle) -> OutgoingMessage:
     # Without the article's buttons: the interview that follows is the next step.
     return OutgoingMessage(answer.render_article(ctx, article).text)
 
