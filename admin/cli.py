@@ -82,9 +82,9 @@ def serve(
 ) -> None:
     """Serve the web chat, the admin console, webhooks and background workers.
 
-    With WEB_WORKERS > 1 uvicorn starts that many processes, each building the app through
-    ``admin.app:serve_app``; they share the work through the database (the outbox claims rows,
-    the scheduler takes a lease)."""
+    With WEB_WORKERS > 1 that many processes (admin/serving.py), each building the app through
+    ``admin.app:serve_app`` and listening on the port with a socket of its own; they share the
+    work through the database (the outbox claims rows, the scheduler takes a lease)."""
     import uvicorn
 
     from admin.app import create_app, fit_models_in_child, limit_malloc_arenas
@@ -103,15 +103,18 @@ def serve(
     bind_host, bind_port = host or settings.host, port or settings.port
     # log_config=None: uvicorn's loggers propagate to ours, which mask personal data.
     if settings.web_workers > 1:
+        from admin.serving import Supervisor
+
         fit_models_in_child(settings)
-        uvicorn.run(
+        config = uvicorn.Config(
             "admin.app:serve_app",
             factory=True,
             workers=settings.web_workers,
             log_config=None,
             host=bind_host,
             port=bind_port,
-        )  # pragma: no cover
+        )
+        raise typer.Exit(Supervisor(config).run())
     else:
         uvicorn.run(create_app(settings), log_config=None, host=bind_host, port=bind_port)
 
