@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from core.config import Settings
 from core.messages import IncomingMessage, OutgoingMessage
-from core.models import ChannelAccount, Conversation, Message, OutboxMessage, Villager
+from core.models import ChannelAccount, Conversation, OutboxMessage, Villager
 from core.ports import IntentClassifier, IntentResult, Retriever
 
 
@@ -23,13 +23,34 @@ class Services:
 
 
 @dataclass
+class Inbound:
+    """The message being processed, as stored: read by a plain statement under its locks, not as an
+    ORM object (every message pays for that). Handlers set ``ticket_id``; ``Router._record`` writes
+    it with the processed mark."""
+
+    id: int
+    account_id: int
+    channel: str
+    external_id: str | None
+    kind: str
+    text: str
+    payload: str | None
+    meta: dict[str, Any] | None
+    status: str
+    attempts: int
+    intent: str | None
+    confidence: float | None
+    ticket_id: int | None
+
+
+@dataclass
 class Context:
     session: Session
     settings: Settings
     services: Services
     account: ChannelAccount
     conversation: Conversation
-    inbound: Message
+    inbound: Inbound
     incoming: IncomingMessage
     now: dt.datetime
     text: str = ""  # normalised text of the inbound message

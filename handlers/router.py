@@ -46,7 +46,7 @@ from core.db import insert_once, is_postgres, transaction
 from core.messages import Button, IncomingMessage, Kind, OutgoingMessage
 from core.models import ChannelAccount, Conversation, Message
 from handlers import commands, flows, onboarding, texts, tickets
-from handlers.context import Context, Services
+from handlers.context import Context, Inbound, Services
 from handlers.intents import dispatch_intent, is_emergency
 from handlers.notify import buttons_from_json, buttons_to_json, enqueue, release_held
 from nlu.normalize import is_meaningless, normalize, strip_controls
@@ -260,9 +260,10 @@ class Router:
             with transaction(self.session_factory) as session:
                 # on PostgreSQL a concurrent redelivery waits here, for the account's lock
                 query = _INBOUND_LOCKED if is_postgres(session) else _INBOUND
-                inbound = session.scalar(query, {"id": message_id})
-                if inbound is None:
+                row = session.execute(query, {"id": message_id}).one_or_none()
+                if row is None:
                     raise LookupError(f"message {message_id} vanished")
+                inbound = Inbound(**row._mapping)
                 if inbound.status != "received":
                     return HandleResult(message_id, self._replies_in(session, message_id), duplicate=True)
                 ctx = self._context(session, inbound, now)
@@ -277,7 +278,7 @@ class Router:
             self._record_failure(message_id, exc)
             return HandleResult(message_id, [OutgoingMessage(texts.PROCESSING_ERROR)])
 
-    def _context(self, session: Session, inbound: Message, now: object) -> Context:
+    def _context(self, session: Session, inbound: Inbound, now: object) -> Context:
         account, conversation, active_ticket_id = session.execute(_SENDER, {"account_id": inbound.account_id}).one()
         if conversation is None:
             conversation = Conversation(account_id=account.id, data={})
@@ -504,7 +505,9 @@ def _one_statement_store() -> Select[Any]:
 
 
 _STORE_AT_ONCE = _one_statement_store()
-_INBOUND = select(Message).where(Message.id == bindparam("id"))
+_INBOUND = select(*(_messages.c[name] for name in (f.name for f in dataclasses.fields(Inbound)))).where(
+    _messages.c.id == bindparam("id")
+)
 #: PostgreSQL: the message, read under its account's advisory lock and its own row lock. One
 #: message of an account at a time: two quick taps must not both read the same flow step (or both
 #: create the conversation). An advisory lock, not the account's row lock, so that storing the
@@ -512,8 +515,8 @@ _INBOUND = select(Message).where(Message.id == bindparam("id"))
 #: scan, below the row lock: when a transaction that held it changed this message, the row lock
 #: reads the message again as that one committed it, and every later statement sees its work.
 _INBOUND_LOCKED = _INBOUND.where(
-    func.pg_advisory_xact_lock(ACCOUNT_LOCK_SPACE, cast(Message.account_id % 2_147_483_647, Integer)).is_not(None)
-).with_for_update(of=Message)
+    func.pg_advisory_xact_lock(ACCOUNT_LOCK_SPACE, cast(_messages.c.account_id % 2_147_483_647, Integer)).is_not(None)
+).with_for_update(of=_messages)
 #: The account, its villager, its conversation and its active ticket's id in one query.
 _SENDER = (
     select(ChannelAccount, Conversation, tickets.ACTIVE_TICKET_ID)
