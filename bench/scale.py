@@ -278,7 +278,7 @@ def hot_queries() -> dict[str, Callable[[Any, random.Random], Any]]:
         return escalate, remind
 
     def autoclose_scan(s: Any, rng: random.Random) -> Any:
-        return s.scalars(sla._last_event_before(NOW - dt.timedelta(days=settings.ticket_autoclose_days))).all()
+        return sla.answered_and_silent(s, NOW - dt.timedelta(days=settings.ticket_autoclose_days))
 
     return {
         "villager lookup by channel id": lookup,
@@ -314,6 +314,9 @@ def _explain(engine: Any, statements: list[tuple[str, Any]]) -> list[str]:
     try:
         cursor = raw.cursor()
         for statement, parameters in statements:
+            if statement.lstrip().upper().startswith("SET "):  # the query's settings, as the code sets them
+                cursor.execute(statement, parameters)
+                continue
             if not statement.lstrip().upper().startswith("SELECT"):
                 continue
             cursor.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, SUMMARY OFF) " + statement, parameters)
