@@ -11,8 +11,10 @@ new connections over the workers by their addresses, however busy each one is.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import logging
+import os
 import signal
 import socket
 import threading
@@ -45,8 +47,18 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
-def _serve_worker(config: uvicorn.Config, sockets: list[socket.socket]) -> None:
+def _die_with(supervisor: int) -> None:
+    """Linux: SIGTERM for this worker when its supervisor dies, even killed outright (the OOM
+    killer): an orphan would keep serving the port, and a restarted server would find it in use."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() != supervisor:  # it died before we asked
+        raise SystemExit(0)
+
+
+def _serve_worker(config: uvicorn.Config, supervisor: int, sockets: list[socket.socket]) -> None:
     """One worker process: its own socket on the shared port, then uvicorn as usual."""
+    _die_with(supervisor)
     try:
         sock = listening_socket(config.host, config.port)
     except OSError as exc:
@@ -67,7 +79,9 @@ class Supervisor:
         self.failed = False
 
     def _start(self) -> SpawnProcess:
-        process = get_subprocess(self.config, target=functools.partial(_serve_worker, self.config), sockets=[])
+        process = get_subprocess(
+            self.config, target=functools.partial(_serve_worker, self.config, os.getpid()), sockets=[]
+        )
         process.start()
         return process
 

@@ -34,14 +34,16 @@ def supervisor(port: int) -> Iterator[subprocess.Popen[bytes]]:
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         stderr=subprocess.PIPE,
     )
+    workers: list[psutil.Process] = []
     try:
         yield process
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
-        for child in _children(process):
-            child.kill()
+        workers = _children(process)  # before the supervisor goes: then they are nobody's children
+        process.kill()
+        process.wait(10)
+        _, alive = psutil.wait_procs(workers, timeout=10)
+        for worker in alive:  # they die with the supervisor; this only keeps a failed test tidy
+            worker.kill()
 
 
 def _children(process: subprocess.Popen[bytes]) -> list[psutil.Process]:
@@ -141,6 +143,21 @@ def test_a_dead_worker_is_replaced_and_a_stop_stops_them_all():  # type: ignore[
         assert process.wait(30) == 0
         _, alive = psutil.wait_procs(workers, timeout=10)
         assert alive == []
+
+
+def test_workers_die_with_their_supervisor_even_when_it_is_killed():  # type: ignore[no-untyped-def]
+    port = free_port()
+    with supervisor(port) as process:
+        _wait_for_workers(process, 2, port)
+        workers = _children(process)
+        process.kill()  # no chance to stop them itself
+        process.wait(10)
+        _, alive = psutil.wait_procs(workers, timeout=10)
+        for orphan in alive:  # nobody else would stop them
+            orphan.kill()
+        assert alive == []
+        holder = listening_socket("127.0.0.1", port, reuse_port=False)  # the port is free again
+        holder.close()
 
 
 def test_a_port_in_use_stops_the_server_at_once():  # type: ignore[no-untyped-def]
