@@ -214,3 +214,16 @@ def test_held_messages_are_released_by_the_next_message_and_only_then_is_the_out
         account = s.scalar(select(ChannelAccount).where(ChannelAccount.external_id == "away"))
         assert row is not None and row.status == "pending"
         assert account is not None and not account.unreachable and not account.holds_messages
+
+
+def test_village_matching_ranks_by_likeness_and_keeps_the_best_few(seeded):  # type: ignore[no-untyped-def]
+    from handlers import directory
+
+    with seeded.session_factory() as s:
+        both = directory.match_village(s, "胡舒")
+        assert [m.village.name for m in both[:2]] == ["哈登胡舒嘎查", "宝日胡舒嘎查"]  # a tie: by name
+        assert both[0].score == both[1].score > 0.8
+        assert both[1].village.township.name == "桑根达来镇"  # loaded with its township, for the buttons
+        assert [m.village.name for m in directory.match_village(s, "胡舒", limit=1)] == ["哈登胡舒嘎查"]
+        assert directory.match_village(s, "红星村")[0].village.name == "红星村"
+        assert directory.match_village(s, "无关的字") == []
