@@ -540,10 +540,10 @@ def run() -> bool:
             }
             seconds["others"] = max(after[2] - cpu[2] - sum(seconds.values()), 0.0)
             shares = {k: v / wall / psutil.cpu_count() * 100 for k, v in seconds.items()}
-            shares["server ms/msg"] = seconds["server"]
+            shares["server seconds"] = seconds["server"]
             # how evenly the kernel spread the villagers' connections over the workers
             shares["each worker"] = [_cpu_seconds([w]) - b for w, b in zip(workers, each_before, strict=True)][1:]
-            shares["generator ms/msg"] = seconds["generator"]
+            shares["generator seconds"] = seconds["generator"]
             return wall, shares, sampler
 
         tally = Tally()
@@ -641,7 +641,7 @@ def _report(label: str, tally: Tally, wall: float, cpu: dict[str, Any], *, check
     each = ", ".join(f"{seconds:.0f}" for seconds in cpu["each worker"])
     print(f"  {'CPU seconds of each worker':<38} {each:>10}")
     print(
-        f"  {'CPU per message: server / generator':<38} {cpu['server ms/msg'] / tally.count * 1000:10.2f} / "
-        f"{cpu['generator ms/msg'] / tally.count * 1000:.2f} ms"
+        f"  {'CPU per message: server / generator':<38} {cpu['server seconds'] / tally.count * 1000:10.2f} / "
+        f"{cpu['generator seconds'] / tally.count * 1000:.2f} ms"
     )
     return ok

@@ -222,12 +222,10 @@ class Router:
         notice = OutgoingMessage(texts.RATE_LIMITED)
         session.add(
             Message(
+                **REPLY_COLUMNS,
                 account_id=account.id,
-                direction="out",
                 channel=channel,
-                kind="text",
                 text=notice.text,
-                status="sent",
                 in_reply_to_id=message_id,
                 created_at=now,
             )
@@ -347,13 +345,11 @@ class Router:
                     _INSERT_MESSAGE,
                     [
                         {
+                            **REPLY_COLUMNS,
                             "account_id": ctx.account.id,
-                            "direction": "out",
                             "channel": inbound.channel,
-                            "kind": "text",
                             "text": reply.text,
                             "buttons": buttons_to_json(reply.buttons),
-                            "status": "sent",
                             "in_reply_to_id": inbound.id,
                             "created_at": ctx.now,
                         }
@@ -505,7 +501,7 @@ def _one_statement_store() -> Select[Any]:
 
 
 _STORE_AT_ONCE = _one_statement_store()
-_INBOUND = select(*(_messages.c[name] for name in (f.name for f in dataclasses.fields(Inbound)))).where(
+_INBOUND = select(*(_messages.c[field.name] for field in dataclasses.fields(Inbound))).where(
     _messages.c.id == bindparam("id")
 )
 #: PostgreSQL: the message, read under its account's advisory lock and its own row lock. One
@@ -547,34 +543,22 @@ _MARK_PROCESSED = (
     )
 )
 _INSERT_MESSAGE = insert(_messages)
+#: What every reply row has in common, however it is inserted.
+REPLY_COLUMNS = {"direction": "out", "kind": "text", "status": "sent", "attempts": 0}
 #: PostgreSQL: ``_MARK_PROCESSED`` and the replies' INSERT in one statement, the replies as arrays
 #: (unnest keeps their order, and so the order of their ids).
 _MARK_PROCESSED_AND_REPLY = (
     postgresql.insert(_messages)
     .from_select(
-        [
-            "account_id",
-            "direction",
-            "channel",
-            "kind",
-            "text",
-            "buttons",
-            "status",
-            "in_reply_to_id",
-            "attempts",
-            "created_at",
-        ],
+        [*REPLY_COLUMNS, "account_id", "channel", "text", "buttons", "in_reply_to_id", "created_at"],
         select(
+            *(literal(value) for value in REPLY_COLUMNS.values()),
             bindparam("reply_account_id", type_=_messages.c.account_id.type),
-            literal("out"),
             bindparam("reply_channel", type_=_messages.c.channel.type),
-            literal("text"),
             func.unnest(bindparam("reply_texts", type_=postgresql.ARRAY(Text))),
             # JSON texts: a list of button lists would be taken for a two-dimensional array
             cast(func.unnest(bindparam("reply_buttons", type_=postgresql.ARRAY(Text))), postgresql.JSON),
-            literal("sent"),
             bindparam("message_id", type_=_messages.c.id.type),
-            literal(0),
             bindparam("mark_processed_at", type_=_messages.c.created_at.type),
         ),
     )

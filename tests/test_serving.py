@@ -34,7 +34,6 @@ def supervisor(port: int) -> Iterator[subprocess.Popen[bytes]]:
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         stderr=subprocess.PIPE,
     )
-    workers: list[psutil.Process] = []
     try:
         yield process
     finally:
