@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from admin.auth import LoginRequired
 from admin.container import Container, build
 from core.config import Settings, get_settings
+from core.threads import in_thread
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -124,11 +125,11 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if getattr(app.state, "container", None) is None:
-            app.state.container = await asyncio.to_thread(build, settings)
+            app.state.container = await in_thread(build, settings)
         if settings.env != "test":
             # Build the retrieval index and touch the model now, not in the first villager's request
             # (which could otherwise miss WeChat's 5-second window).
-            await asyncio.to_thread(warm_up, app.state.container)
+            await in_thread(warm_up, app.state.container)
         # Threads for the other blocking requests (console pages, exports) no more than pooled
         # connections: more threads only queue for a connection, and time out doing so under load.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size

@@ -58,7 +58,10 @@ def build(
     classifier: IntentClassifier | None = None,
     engine: Engine | None = None,
 ) -> Container:
-    pool = {} if settings.is_sqlite else {"pool_size": settings.db_pool_size, "max_overflow": settings.db_max_overflow}
+    # A connection for each thread that may hold one (core/threads.py): the default limiter's and
+    # the web chat's. Fewer, and the pool opened and closed connections beyond its size at every peak.
+    threads = settings.db_pool_size + settings.webchat_threads
+    pool = {} if settings.is_sqlite else {"pool_size": threads, "max_overflow": settings.db_max_overflow}
     engine = engine or make_engine(settings.database_url, connect_timeout=settings.db_connect_timeout_seconds, **pool)
     factory = make_session_factory(engine)
     # "Has the knowledge base changed?" is asked in the middle of processing a message, whose

@@ -34,6 +34,7 @@ from core.clock import to_local, utcnow
 from core.config import Settings
 from core.db import transaction
 from core.models import CacheEntry
+from core.threads import in_thread
 from scheduling import lease
 
 log = logging.getLogger(__name__)
@@ -144,7 +145,7 @@ async def refresh_loop(
 
     while not stop.is_set():
         try:
-            await asyncio.to_thread(once)
+            await in_thread(once)
         except Exception:  # the database is away, say: the pages compute live meanwhile
             log.warning("statistics snapshot refresh failed", exc_info=True)
         with contextlib.suppress(TimeoutError):

@@ -14,6 +14,7 @@ from admin.container import Container
 from bot.outbox import OutboxWorker
 from core.clock import utcnow
 from core.models import Message
+from core.threads import in_thread
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ def recover_unprocessed(container: Container, *, now: dt.datetime | None = None)
 async def recovery_loop(container: Container, stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
-            count = await asyncio.to_thread(recover_unprocessed, container)
+            count = await in_thread(recover_unprocessed, container)
             if count:
                 log.info("recovered %d unprocessed messages", count)
         except Exception:

@@ -25,6 +25,7 @@ from core.clock import utcnow
 from core.db import is_postgres, transaction
 from core.models import ChannelAccount, DeliveryAttempt, OutboxMessage
 from core.ports import Channel, HeldDeliveryError, PermanentDeliveryError, TransientDeliveryError
+from core.threads import in_thread
 from handlers.notify import as_outgoing, mark_holding
 
 log = logging.getLogger(__name__)
@@ -101,14 +102,14 @@ class OutboxWorker:
 
     async def deliver_due(self) -> PassResult:
         result = PassResult()
-        ids = await asyncio.to_thread(self.claim)
+        ids = await in_thread(self.claim)
         for outbox_id in ids:
             outcome = await self.deliver_one(outbox_id)
             setattr(result, outcome, getattr(result, outcome) + 1)
         return result
 
     async def deliver_one(self, outbox_id: int) -> str:
-        row, recipient = await asyncio.to_thread(self._load, outbox_id)
+        row, recipient = await in_thread(self._load, outbox_id)
         if row is None:
             return "failed"
         channel = self.channels[row.channel]
@@ -121,7 +122,7 @@ class OutboxWorker:
         except Exception as exc:  # an unknown failure is treated as transient, and logged
             log.exception("unexpected error sending outbox %s", outbox_id)
             error = TransientDeliveryError(f"{type(exc).__name__}: {exc}")
-        return await asyncio.to_thread(self._record, outbox_id, receipt.external_id if receipt else None, error)
+        return await in_thread(self._record, outbox_id, receipt.external_id if receipt else None, error)
 
     def _load(self, outbox_id: int) -> tuple[OutboxMessage | None, str]:
         with self.session_factory() as session:

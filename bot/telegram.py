@@ -44,6 +44,7 @@ from core.config import Settings
 from core.messages import Attachment, Button, IncomingMessage, Kind, OutgoingMessage
 from core.models import ChannelAccount
 from core.ports import PermanentDeliveryError, SendReceipt, TransientDeliveryError
+from core.threads import in_thread
 from handlers import texts
 
 if TYPE_CHECKING:
@@ -346,7 +347,7 @@ class TelegramChannel:
         container = self.container
         assert container is not None
         try:
-            await asyncio.to_thread(container.router.handle, incoming, push_replies=True)
+            await in_thread(container.router.handle, incoming, push_replies=True)
         except Exception as exc:
             sink = _failures.get()
             if sink is None:
@@ -406,7 +407,7 @@ async def register_commands(bot: Bot, session_factory: sessionmaker[Session]) ->
     villager = [BotCommand(name, text) for name, text in texts.TELEGRAM_VILLAGER_COMMANDS]
     lawyer = [BotCommand(name, text) for name, text in texts.TELEGRAM_LAWYER_COMMANDS]
     await bot.set_my_commands(villager, scope=BotCommandScopeDefault())
-    chats = await asyncio.to_thread(_lawyer_chats, session_factory)
+    chats = await in_thread(_lawyer_chats, session_factory)
     for chat_id in chats:
         with contextlib.suppress(BadRequest, Forbidden):  # a lawyer who blocked the bot
             await bot.set_my_commands(lawyer, scope=BotCommandScopeChat(chat_id))

@@ -96,6 +96,7 @@ from core.ports import (
     SendReceipt,
     TransientDeliveryError,
 )
+from core.threads import in_thread
 from handlers import texts
 from handlers.notify import as_outgoing
 from handlers.router import HandleResult, reply_key
@@ -394,9 +395,9 @@ class WeChatWebhook:
 
     async def answer(self, container: Container, incoming: IncomingMessage, deadline: float) -> Passive | None:
         """The passive reply, or None for "success" (the outbox then delivers whatever is due)."""
-        message_id, processed = await asyncio.to_thread(self._store, container, incoming)
+        message_id, processed = await in_thread(self._store, container, incoming)
         if processed:
-            replies = await asyncio.to_thread(container.router.stored_replies, message_id)
+            replies = await in_thread(container.router.stored_replies, message_id)
             fallback: list[OutgoingMessage] = []
         else:
             task = self.inflight.get(message_id)
@@ -405,7 +406,7 @@ class WeChatWebhook:
                 process = functools.partial(
                     container.router.process, message_id, push_replies=True, hold_replies_until=hold
                 )
-                task = asyncio.ensure_future(asyncio.to_thread(process))
+                task = asyncio.ensure_future(in_thread(process))
                 self.inflight[message_id] = task
                 task.add_done_callback(functools.partial(self._finished, message_id))
             remaining = max(deadline - asyncio.get_running_loop().time(), 0.0)
@@ -418,7 +419,7 @@ class WeChatWebhook:
                 return None
             replies = result.replies
             fallback = [] if result.duplicate else result.replies
-        return await asyncio.to_thread(
+        return await in_thread(
             lease_passive,
             container.session_factory,
             message_id=message_id,
@@ -564,7 +565,7 @@ class WeChatChannel:
         self.client = client or OfficialAccountClient(settings, factory)
 
     async def send(self, *, recipient: str, message: OutgoingMessage) -> SendReceipt:
-        return await asyncio.to_thread(self.send_now, recipient, message)
+        return await in_thread(self.send_now, recipient, message)
 
     def send_now(self, recipient: str, message: OutgoingMessage) -> SendReceipt:
         now = self.clock()

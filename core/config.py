@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(
         10,
         ge=1,
-        description="PostgreSQL connections each process keeps open; also how many requests do database work at once",
+        description="Blocking requests and tasks each process runs at once (threads), each with a connection kept open",
     )
     db_max_overflow: int = Field(10, ge=0, description="Extra PostgreSQL connections a process may open at peaks")
     webchat_threads: int = Field(

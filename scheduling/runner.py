@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import utcnow
 from core.config import Settings
+from core.threads import in_thread
 from scheduling import calendar, lease, reminders, sla
 
 if TYPE_CHECKING:
@@ -139,7 +140,7 @@ async def run_scheduler(container: Container, stop: asyncio.Event, *, runner: Sc
 
     async def job() -> None:
         try:
-            await asyncio.to_thread(runner.tick)
+            await in_thread(runner.tick)
         except LeaseLost:
             log.warning("scheduler lease lost mid-pass; another process continues")
         except Exception:
@@ -162,6 +163,6 @@ async def run_scheduler(container: Container, stop: asyncio.Event, *, runner: Sc
     finally:
         scheduler.shutdown(wait=False)
         try:
-            await asyncio.to_thread(runner.release)
+            await in_thread(runner.release)
         except Exception:
             log.warning("could not release the scheduler lease; it expires in %s", runner.ttl)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from wechatpy.crypto import WeChatCrypto
 
 from admin.app import create_app
@@ -322,6 +322,29 @@ def test_retry_storm_gets_one_answer(bed):  # type: ignore[no-untyped-def]
     deliver(bed.container)
     assert bed.api.customer_service() == []
     assert bed.count(Message, Message.direction == "in", Message.kind == "text") == 1
+
+
+def test_a_burst_of_messages_never_holds_more_connections_than_the_pool_keeps(db_url, api):  # type: ignore[no-untyped-def]
+    """Threads beyond the pool would each open a connection and close it again afterwards."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite has no connection pool to outgrow")
+    with make_bed(db_url, api, db_pool_size=2, webchat_threads=1) as bed:
+        openids = [f"o-burst-{n}" for n in range(8)]
+        for openid in openids:
+            join_village(bed, openid)
+        pool = bed.container.engine.pool
+        most = [0]
+
+        def count(*_: object) -> None:
+            most[0] = max(most[0], pool.checkedout())  # type: ignore[attr-defined]
+
+        event.listen(pool, "checkout", count)
+        bed.container.services.classifier.delay = 0.3  # type: ignore[attr-defined]
+        with concurrent.futures.ThreadPoolExecutor(len(openids)) as threads:
+            replies = list(threads.map(lambda openid: bed.wx.say(openid, LAND_QUESTION), openids))
+        event.remove(pool, "checkout", count)
+    assert all(reply is not None and "【" in reply for reply in replies)
+    assert 1 < most[0] <= 3  # DB_POOL_SIZE + WEBCHAT_THREADS
 
 
 def test_outbox_worker_leaves_an_answer_in_time_to_the_passive_reply(bed, monkeypatch):  # type: ignore[no-untyped-def]
