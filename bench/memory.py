@@ -1,6 +1,7 @@
 """What a serving process holds, step by step: imports, the intent model (with jieba's dictionary),
 the retrieval index — measured in a fresh interpreter on a demo database whose model caches are
-already written, as a worker finds them. Also whether scikit-learn got loaded (it must not)."""
+already written, as a worker finds them. Also whether scikit-learn or scipy got loaded (neither
+may be: they cost a worker 80 and 22 MB; the console's gap report loads scipy when it is asked for)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ container.services.classifier.parse("你好")
 steps.append(("intent model + jieba dictionary", rss()))
 container.retriever.index()
 steps.append(("retrieval index", rss()))
-print(json.dumps({"steps": steps, "sklearn": "sklearn" in sys.modules}))
+print(json.dumps({"steps": steps, "sklearn": "sklearn" in sys.modules, "scipy": "scipy" in sys.modules}))
 """
 
 
@@ -67,4 +68,5 @@ def run() -> bool:
         print(f"  {label:<38} {mb:10.1f} MB   (+{mb - previous:.1f})")
         previous = mb
     ok = check("scikit-learn loaded in a serving process", int(probe["sklearn"]), 0, unit="")
+    ok &= check("scipy loaded in a serving process", int(probe["scipy"]), 0, unit="")
     return ok

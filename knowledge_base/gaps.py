@@ -138,7 +138,7 @@ def _tfidf(documents: list[list[str]]) -> Any:
     df = np.bincount(counts.indices, minlength=counts.shape[1])
     idf = np.log((1 + n) / (1 + df)) + 1
     values = (np.log(counts.data) + 1) * idf[counts.indices]
-    rows = np.repeat(np.arange(n), np.diff(counts.indptr))
+    rows = counts.rows()
     norms = np.sqrt(np.bincount(rows, weights=values**2, minlength=n))
     values /= np.where(norms == 0, 1.0, norms)[rows]
     return sparse.csr_matrix((values, counts.indices, counts.indptr), shape=counts.shape)

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import sparse
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import read_only
@@ -78,16 +77,16 @@ class ArticleIndex:
         if not self.articles:
             return
         counts = term_counts([tokens(a.document()) for a in self.articles], self.vocabulary)
-        n_docs = counts.shape[0]
-        df = np.bincount(counts.indices, minlength=counts.shape[1])
+        n_docs, n_terms = counts.shape
+        df = np.bincount(counts.indices, minlength=n_terms)
         self.idf = np.log(1 + (n_docs - df + 0.5) / (df + 0.5))
-        lengths = np.asarray(counts.sum(axis=1)).ravel()
+        rows = counts.rows()
+        lengths = np.bincount(rows, weights=counts.data, minlength=n_docs)
         norm = K1 * (1 - B + B * lengths / lengths.mean())
-        # BM25 term weight per (document, term), stored sparse: idf·tf·(k1+1)/(tf+k1·norm)
-        rows = np.repeat(np.arange(n_docs), np.diff(counts.indptr))
+        # BM25 term weight per (document, term): idf·tf·(k1+1)/(tf+k1·norm), kept term by term
         tf = counts.data
         weights = self.idf[counts.indices] * tf * (K1 + 1) / (tf + norm[rows])
-        self.weights = sparse.csr_matrix((weights, counts.indices, counts.indptr), shape=counts.shape).T.tocsr()
+        self.weights = SparseRows.transposed(counts, weights)
         self.paraphrase = paraphrase or fit_paraphrase(self.articles)
 
     def __len__(self) -> int:
@@ -107,9 +106,9 @@ class ArticleIndex:
         return np.clip(self._summed_rows(ids) / ceiling, 0.0, 1.0)
 
     def _summed_rows(self, ids: np.ndarray) -> np.ndarray:
-        """``self.weights[ids].sum(axis=0)``, on the CSR arrays themselves: the same sums in the
-        same order, in half the time (scipy builds a new sparse matrix for the rows; 100 → 50 µs a
-        message with the 160 articles)."""
+        """The sum of the weights' rows ``ids`` (scipy's ``weights[ids].sum(axis=0)``, the same sums
+        in the same order, in half the time: scipy builds a new sparse matrix for the rows; 100 →
+        50 µs a message with the 160 articles)."""
         weights = self.weights
         starts = weights.indptr[ids]
         lengths = weights.indptr[ids + 1] - starts
@@ -153,7 +152,31 @@ class ArticleIndex:
         ]
 
 
-def term_counts(documents: Sequence[Sequence[str]], vocabulary: dict[str, int]) -> sparse.csr_matrix:
+@dataclass(frozen=True)
+class SparseRows:
+    """A sparse matrix as the three arrays of the CSR layout (scipy's ``csr_matrix`` takes them as
+    they are). Not scipy itself: importing scipy.sparse costs a serving process 22 MB, and a search
+    needs only the arrays."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    shape: tuple[int, int]
+
+    def rows(self) -> np.ndarray:
+        """The row of each stored entry."""
+        return np.repeat(np.arange(self.shape[0]), np.diff(self.indptr))
+
+    @classmethod
+    def transposed(cls, matrix: SparseRows, data: np.ndarray) -> SparseRows:
+        """``matrix``'s layout with ``data`` as its values, transposed: the entries of each column
+        become a row, in the order of their rows (as scipy's ``.T.tocsr()`` orders them)."""
+        order = np.lexsort((matrix.rows(), matrix.indices))
+        indptr = np.concatenate(([0], np.cumsum(np.bincount(matrix.indices, minlength=matrix.shape[1]))))
+        return cls(indptr, matrix.rows()[order], data[order], (matrix.shape[1], matrix.shape[0]))
+
+
+def term_counts(documents: Sequence[Sequence[str]], vocabulary: dict[str, int]) -> SparseRows:
     """Documents (as their tokens) × terms counts, filling ``vocabulary`` (term → column)."""
     indptr, indices, values = [0], list[int](), list[int]()
     for document in documents:
@@ -161,9 +184,11 @@ def term_counts(documents: Sequence[Sequence[str]], vocabulary: dict[str, int]) 
         indices.extend(counts.keys())
         values.extend(counts.values())
         indptr.append(len(indices))
-    return sparse.csr_matrix(
-        (np.asarray(values, dtype=np.float64), np.asarray(indices, dtype=np.int64), np.asarray(indptr)),
-        shape=(len(documents), len(vocabulary)),
+    return SparseRows(
+        np.asarray(indptr, dtype=np.int64),
+        np.asarray(indices, dtype=np.int64),
+        np.asarray(values, dtype=np.float64),
+        (len(documents), len(vocabulary)),
     )
 
 

@@ -10,7 +10,7 @@ from core.db import transaction
 from core.models import KbArticle, KbRevision
 from knowledge_base import service as kb
 from knowledge_base.articles import CONTENT_DIR, Article, load_directory
-from knowledge_base.retrieval import ArticleIndex, indexed
+from knowledge_base.retrieval import ArticleIndex, SparseRows, indexed, term_counts
 from tests.helpers import Chat
 
 
@@ -91,13 +91,31 @@ def test_retrieval_finds_the_article_and_ranks_with_intent():  # type: ignore[no
 
 
 def test_coverage_sums_each_articles_weights_over_the_query_terms():  # type: ignore[no-untyped-def]
+    from scipy import sparse
+
     articles, _ = load_directory()
     index = ArticleIndex([indexed(a) for a in articles if a.status == "published"][:40])
+    w = index.weights
+    weights = sparse.csr_matrix((w.data, w.indices, w.indptr), shape=w.shape)
     rng = np.random.default_rng(3)
     for size in (1, 2, 7, 30):
         ids = rng.choice(len(index.vocabulary), size=size, replace=False)
-        expected = np.asarray(index.weights[ids].sum(axis=0)).ravel()
+        expected = np.asarray(weights[ids].sum(axis=0)).ravel()
         assert np.allclose(index._summed_rows(ids), expected, rtol=1e-12, atol=0)
+
+
+def test_the_index_keeps_the_weights_term_by_term_as_scipy_transposes_them():  # type: ignore[no-untyped-def]
+    from scipy import sparse
+
+    counts = term_counts([["a", "b", "a"], ["c"], [], ["b", "c", "d", "b"]], {})
+    values = np.arange(1.0, len(counts.data) + 1)
+    by_document = sparse.csr_matrix((values, counts.indices, counts.indptr), shape=counts.shape)
+    expected = by_document.T.tocsr()
+    got = SparseRows.transposed(counts, values)
+    assert got.shape == expected.shape == (4, 4)
+    assert got.indptr.tolist() == expected.indptr.tolist()
+    assert got.indices.tolist() == expected.indices.tolist()
+    assert got.data.tolist() == expected.data.tolist()
 
 
 def test_an_edit_is_live_for_the_bot_at_once(seeded):  # type: ignore[no-untyped-def]
