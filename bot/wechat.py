@@ -55,8 +55,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as safe_fromstring
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import PlainTextResponse, Response
-from sqlalchemy import exists, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, bindparam, exists, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.background import BackgroundTask
 from wechatpy import WeChatClient, parse_message
@@ -85,11 +84,12 @@ from wechatpy.utils import WeChatSigner
 
 from bot.outbox import CLAIM_LEASE
 from bot.wechat_client import HELD_CODES, OfficialAccountClient, delivery_error, scene_qr_content
+from core import cache_entries
 from core.clock import to_local, utcnow
 from core.config import Settings
 from core.db import is_postgres, read_only, transaction
 from core.messages import IncomingMessage, Kind, OutgoingMessage
-from core.models import CacheEntry, ChannelAccount, DeliveryAttempt, Message, OutboxMessage
+from core.models import ChannelAccount, DeliveryAttempt, Message, OutboxMessage
 from core.ports import (
     HeldDeliveryError,
     PermanentDeliveryError,
@@ -173,33 +173,19 @@ def _options_key(openid: str) -> str:
 
 
 def remember_options(session: Session, *, openid: str, payloads: list[str], now: dt.datetime) -> None:
-    key = _options_key(openid)
-    row = session.get(CacheEntry, key)
-    if not payloads:
-        if row is not None:
-            session.delete(row)
-        return
-    value = json.dumps(payloads, ensure_ascii=False)
-    if row is None:
-        try:
-            with session.begin_nested():
-                session.add(CacheEntry(key=key, value=value, expires_at=now + OPTIONS_TTL))
-            return
-        except IntegrityError:
-            row = session.get(CacheEntry, key)
-            assert row is not None
-    row.value = value
-    row.expires_at = now + OPTIONS_TTL
+    if payloads:
+        value = json.dumps(payloads, ensure_ascii=False)
+        cache_entries.put(session, _options_key(openid), value, expires_at=now + OPTIONS_TTL)
+    else:
+        cache_entries.drop(session, _options_key(openid))
 
 
 def take_options(session: Session, *, openid: str, now: dt.datetime) -> list[str]:
     """The options last shown to this account; they are used up by the message being received."""
-    row = session.get(CacheEntry, _options_key(openid))
-    if row is None:
+    row = cache_entries.take(session, _options_key(openid))
+    if row is None or (row.expires_at is not None and row.expires_at <= now):
         return []
-    payloads = json.loads(row.value) if row.expires_at is None or row.expires_at > now else []
-    session.delete(row)
-    return [p for p in payloads if isinstance(p, str)]
+    return [p for p in json.loads(row.value) if isinstance(p, str)]
 
 
 def chosen_option(text: str, payloads: list[str]) -> str | None:
@@ -520,15 +506,25 @@ def confirm_passive(factory: sessionmaker[Session], outbox_ids: list[int], clock
         return
     now = clock()
     with transaction(factory) as session:
-        rows = session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(outbox_ids))).all()
-        for row in rows:
-            if row.status != "pending" or row.external_message_id != PASSIVE_MARK:
-                continue
-            row.status = "sent"
-            row.sent_at = now
-            row.attempts += 1
-            row.last_error = None
-            session.add(DeliveryAttempt(outbox_id=row.id, at=now, outcome="sent", error="passive reply"))
+        sent = session.scalars(_CONFIRM_PASSIVE, {"ids": outbox_ids, "now": now}).all()
+        if sent:
+            attempts = [{"outbox_id": i, "at": now, "outcome": "sent", "error": "passive reply"} for i in sent]
+            session.execute(_INSERT_ATTEMPT, attempts)
+
+
+_outbox: Table = OutboxMessage.__table__  # type: ignore[assignment]
+#: The rows still leased for the passive reply (not claimed by a worker since) become sent.
+_CONFIRM_PASSIVE = (
+    update(_outbox)
+    .where(
+        _outbox.c.id.in_(bindparam("ids", expanding=True)),
+        _outbox.c.status == "pending",
+        _outbox.c.external_message_id == PASSIVE_MARK,
+    )
+    .values(status="sent", sent_at=bindparam("now"), attempts=_outbox.c.attempts + 1, last_error=None)
+    .returning(_outbox.c.id)
+)
+_INSERT_ATTEMPT = insert(DeliveryAttempt)
 
 
 def install(app: FastAPI, settings: Settings) -> None:

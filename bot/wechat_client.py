@@ -26,6 +26,7 @@ from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 from wechatpy.session import SessionStorage
 
+from core import cache_entries
 from core.clock import utcnow
 from core.config import Settings
 from core.db import is_postgres, read_only, transaction
@@ -70,23 +71,12 @@ class DatabaseTokenStorage(SessionStorage):  # type: ignore[misc]
 
     def set(self, key: str, value: Any, ttl: int | None = None) -> None:
         expires_at = self.clock() + dt.timedelta(seconds=int(ttl)) if ttl else None
-        for attempt in range(2):
-            try:
-                with transaction(self.factory) as session:
-                    row = session.get(CacheEntry, self._key(key))
-                    if row is None:
-                        session.add(CacheEntry(key=self._key(key), value=json.dumps(value), expires_at=expires_at))
-                    else:
-                        row.value = json.dumps(value)
-                        row.expires_at = expires_at
-                return
-            except IntegrityError:  # another process inserted the key first: update it instead
-                if attempt:
-                    raise
+        with transaction(self.factory) as session:
+            cache_entries.put(session, self._key(key), json.dumps(value), expires_at=expires_at)
 
     def delete(self, key: str) -> None:
         with transaction(self.factory) as session:
-            session.execute(delete(CacheEntry).where(CacheEntry.key == self._key(key)))
+            cache_entries.drop(session, self._key(key))
 
 
 def try_lease(factory: sessionmaker[Session], *, name: str, holder: str, ttl: dt.timedelta) -> bool:

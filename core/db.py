@@ -135,6 +135,19 @@ def insert_once(target: Any, *returning: Any, **conflict: Any) -> Callable[[Sess
     return lambda session: statements[session.get_bind().dialect.name]
 
 
+def upsert(target: Any, *, index_elements: list[str], update: list[str]) -> Callable[[Session], Any]:
+    """``INSERT … ON CONFLICT (index_elements) DO UPDATE`` setting the ``update`` columns to the
+    values given, built once for each database we run on (as ``insert_once``): no read first, and
+    two first writers of one key cannot collide."""
+    statements = {}
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite)):
+        statement = dialect.insert(target)
+        statements[name] = statement.on_conflict_do_update(
+            index_elements=index_elements, set_={column: statement.excluded[column] for column in update}
+        )
+    return lambda session: statements[session.get_bind().dialect.name]
+
+
 def is_postgres(session_or_engine: Session | Engine) -> bool:
     bind = session_or_engine.get_bind() if isinstance(session_or_engine, Session) else session_or_engine
     return bind.dialect.name == "postgresql"
