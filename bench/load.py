@@ -6,9 +6,12 @@ stored once and answered once, and every WeChat reply delivered once, in the HTT
 
 Each villager chooses their village with the buttons (你好 → county → township → village), then
 asks questions taken from the knowledge base's sample questions and the NLU training data; one in
-ten finally asks for the lawyer (a ticket). The generator is one asyncio process (uvloop, bare
-HTTP/1.1 keep-alive connections, one per villager); its own CPU share is printed, since it runs on
-the same two cores as the server and PostgreSQL, and so is what other programs took meanwhile.
+ten finally asks for the lawyer (a ticket). On WeChat, nine villagers in ten arrive through their
+village's QR code (the subscribe event binds the village) and then ask; the tenth follows the
+account without one and is asked for the village again with every question. The generator is one
+asyncio process (uvloop, bare HTTP/1.1 keep-alive connections, one per villager); its own CPU share
+is printed, since it runs on the same two cores as the server and PostgreSQL, and so is what other
+programs took meanwhile.
 
 Two ways of sending. Saturated: each of 200 villagers sends the next message the moment the
 last is answered — the server's capacity; its latency is the queue (by Little's law, 200
@@ -221,18 +224,31 @@ async def _drive(
 async def _drive_wechat(base: tuple[str, int], count: int, questions: list[str], tally: Tally) -> float:
     import hashlib
 
+    from admin.seed import DIRECTORY
+
     rng = random.Random(7)
     ids = iter(range(8_000_000_000, 9_000_000_000))
+    codes = [code for townships in DIRECTORY.values() for villages in townships.values() for _, code in villages]
 
-    async def one(http: Http, openid: str, text: str) -> None:
+    async def one(http: Http, openid: str, text: str | None = None, *, village: str | None = None) -> None:
+        """A text, or (``village``) following that village's QR code: the subscribe event binds it."""
         msg_id = next(ids)
         timestamp, nonce = str(int(time.time())), f"n{msg_id}"
         signature = hashlib.sha1("".join(sorted([WECHAT_TOKEN, timestamp, nonce])).encode()).hexdigest()
-        xml = (
+        head = (
             f"<xml><ToUserName><![CDATA[gh_bench]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
-            f"<CreateTime>{timestamp}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-            f"<Content><![CDATA[{text}]]></Content><MsgId>{msg_id}</MsgId></xml>"
+            f"<CreateTime>{timestamp}</CreateTime>"
         )
+        if village is None:
+            key = str(msg_id)
+            body = f"<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{text}]]></Content><MsgId>{msg_id}</MsgId>"
+            xml = f"{head}{body}</xml>"
+        else:
+            key = f"{openid}:{timestamp}:evt:subscribe:qrscene_v{village}"  # how bot/wechat.py keys an event
+            xml = (
+                f"{head}<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[subscribe]]></Event>"
+                f"<EventKey><![CDATA[qrscene_v{village}]]></EventKey></xml>"
+            )
         query = f"signature={signature}&timestamp={timestamp}&nonce={nonce}&openid={openid}"
         started = time.perf_counter()
         try:
@@ -243,7 +259,7 @@ async def _drive_wechat(base: tuple[str, int], count: int, questions: list[str],
         tally.latencies.append(time.perf_counter() - started)
         if status == 200:
             # 1: the answer came in the response (a passive reply); 0: "success", it comes later
-            tally.sent[str(msg_id)] = int(body.strip() not in (b"", b"success"))
+            tally.sent[key] = int(body.strip() not in (b"", b"success"))
         elif status:
             tally.errors[f"HTTP {status}"] += 1
 
@@ -258,8 +274,13 @@ async def _drive_wechat(base: tuple[str, int], count: int, questions: list[str],
             user = queue.get_nowait()
             http = Http(*base)
             try:
-                for i in range(per_user):
-                    await one(http, f"oBench{user:05d}", "你好" if i == 0 else rng.choice(questions))
+                openid = f"oBench{user:05d}"
+                if user % 10:
+                    await one(http, openid, village=rng.choice(codes))
+                else:  # followed the account without a village's code: asked for it on every message
+                    await one(http, openid, "你好")
+                for _ in range(per_user - 1):
+                    await one(http, openid, rng.choice(questions))
             finally:
                 await http.close()
 
