@@ -87,7 +87,7 @@ from bot.wechat_client import HELD_CODES, OfficialAccountClient, delivery_error,
 from core import cache_entries
 from core.clock import to_local, utcnow
 from core.config import Settings
-from core.db import is_postgres, read_only, transaction
+from core.db import is_postgres, one_statement, read_only, transaction
 from core.messages import IncomingMessage, Kind, OutgoingMessage
 from core.models import ChannelAccount, DeliveryAttempt, Message, OutboxMessage
 from core.ports import (
@@ -432,7 +432,7 @@ class WeChatWebhook:
         if seen is not None:
             return seen.id, seen.status != "received"
         now = _now(container)
-        with transaction(factory) as session:
+        with transaction(one_statement(factory)) as session:
             options = take_options(session, openid=incoming.user_id, now=now)
         payload = chosen_option(incoming.text, options) if incoming.kind == Kind.TEXT and options else None
         if payload is not None:

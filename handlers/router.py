@@ -365,8 +365,9 @@ class Router:
                     purpose="reply",
                     dedup_key=reply_key(inbound.id, index),
                     now=ctx.now,
+                    not_before=hold_until,
                 )
-                if hold_until is not None and row.next_attempt_at < hold_until:
+                if hold_until is not None and row.next_attempt_at < hold_until:  # enqueued before
                     row.next_attempt_at = hold_until
 
     def _record_failure(self, message_id: int, exc: Exception) -> None:
