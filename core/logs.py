@@ -25,9 +25,13 @@ def mask(text: str) -> str:
 
 
 class PersonalDataFilter(logging.Filter):
-    """Masks phone and ID numbers in the message, its arguments, and any traceback."""
+    """Masks phone and ID numbers in the message, its arguments, and any traceback; drops the query
+    string from access-log lines (WeChat's carries the villager's openid, the web chat's poll their
+    user id)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "uvicorn.access":
+            _without_query(record)
         try:
             message = record.getMessage()
         except Exception:  # a broken format string is logging's problem to report, not ours
@@ -41,6 +45,13 @@ class PersonalDataFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = mask(record.stack_info)
         return True
+
+
+def _without_query(record: logging.LogRecord) -> None:
+    """uvicorn's access record: (client, method, path with query, HTTP version, status)."""
+    args = record.args
+    if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str) and "?" in args[2]:
+        record.args = (*args[:2], args[2].split("?", 1)[0] + "?…", *args[3:])
 
 
 def install_filter(handler: logging.Handler) -> None:

@@ -80,6 +80,17 @@ def test_logging_config_masks_messages_arguments_and_tracebacks(captured):  # ty
     assert "ValueError: cannot parse 139****5678" in out  # the traceback is kept, masked
 
 
+def test_access_log_lines_keep_the_path_but_not_the_query(captured):  # type: ignore[no-untyped-def]
+    access = logging.getLogger("uvicorn.access")
+    access.info(
+        '%s - "%s %s HTTP/%s" %d', "10.0.0.7:5120", "POST", "/wechat?signature=ab&openid=oVillager7", "1.1", 200
+    )
+    access.info('%s - "%s %s HTTP/%s" %d', "10.0.0.7:5121", "GET", "/healthz", "1.1", 200)
+    out = captured.getvalue()
+    assert "oVillager7" not in out and "signature" not in out
+    assert '"POST /wechat?… HTTP/1.1" 200' in out and '"GET /healthz HTTP/1.1" 200' in out
+
+
 def test_the_serve_command_installs_the_filter(monkeypatch, captured):  # type: ignore[no-untyped-def]
     import uvicorn
 
