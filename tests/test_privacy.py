@@ -80,15 +80,15 @@ def test_logging_config_masks_messages_arguments_and_tracebacks(captured):  # ty
     assert "ValueError: cannot parse 139****5678" in out  # the traceback is kept, masked
 
 
-def test_access_log_lines_keep_the_path_but_not_the_query(captured):  # type: ignore[no-untyped-def]
-    access = logging.getLogger("uvicorn.access")
-    access.info(
-        '%s - "%s %s HTTP/%s" %d', "10.0.0.7:5120", "POST", "/wechat?signature=ab&openid=oVillager7", "1.1", 200
-    )
-    access.info('%s - "%s %s HTTP/%s" %d', "10.0.0.7:5121", "GET", "/healthz", "1.1", 200)
-    out = captured.getvalue()
-    assert "oVillager7" not in out and "signature" not in out
-    assert '"POST /wechat?… HTTP/1.1" 200' in out and '"GET /healthz HTTP/1.1" 200' in out
+def test_access_log_lines_keep_the_path_but_not_the_query():  # type: ignore[no-untyped-def]
+    def written(path: str) -> str:  # a record as uvicorn makes it, through the handlers' filter
+        args = ("10.0.0.7:5120", "POST", path, "1.1", 200)
+        record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d', args, None)
+        assert PersonalDataFilter().filter(record)
+        return record.getMessage()
+
+    assert written("/wechat?signature=ab&openid=oVillager7") == '10.0.0.7:5120 - "POST /wechat?… HTTP/1.1" 200'
+    assert written("/healthz") == '10.0.0.7:5120 - "POST /healthz HTTP/1.1" 200'
 
 
 def test_the_serve_command_installs_the_filter(monkeypatch, captured):  # type: ignore[no-untyped-def]
