@@ -245,6 +245,7 @@ async def _drive_wechat(base: tuple[str, int], count: int, questions: list[str],
     import hashlib
 
     from admin.seed import DIRECTORY
+    from bot.wechat import event_key
 
     rng = random.Random(7)
     ids = iter(range(8_000_000_000, 9_000_000_000))
@@ -264,7 +265,7 @@ async def _drive_wechat(base: tuple[str, int], count: int, questions: list[str],
             body = f"<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{text}]]></Content><MsgId>{msg_id}</MsgId>"
             xml = f"{head}{body}</xml>"
         else:
-            key = f"{openid}:{timestamp}:evt:subscribe:qrscene_v{village}"  # how bot/wechat.py keys an event
+            key = event_key(openid, int(timestamp), f"evt:subscribe:qrscene_v{village}")
             xml = (
                 f"{head}<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[subscribe]]></Event>"
                 f"<EventKey><![CDATA[qrscene_v{village}]]></EventKey></xml>"

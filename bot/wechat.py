@@ -228,9 +228,7 @@ def to_incoming(message: BaseMessage) -> IncomingMessage | None:
             return None
         if not message.time:
             raise BadRequest(400, "event without CreateTime")
-        # WeChat's retries of an event are identical; the event itself is part of the key so two
-        # different menu clicks within one second are both kept.
-        key = f"{openid}:{message.time}:{payload}"[:128]
+        key = event_key(openid, message.time, payload)
         return IncomingMessage(channel=CHANNEL, user_id=openid, message_id=key, payload=payload[:200], kind=Kind.EVENT)
     message_id = str(message.id) if message.id else f"{openid}:{message.time}:{message.type}"
     base = {"channel": CHANNEL, "user_id": openid, "message_id": message_id}
@@ -249,6 +247,12 @@ def to_incoming(message: BaseMessage) -> IncomingMessage | None:
     if isinstance(message, LinkMessage):
         return IncomingMessage(**base, kind=Kind.FILE, attachment=message.url)
     return IncomingMessage(**base, kind=Kind.STICKER)  # anything else we cannot read
+
+
+def event_key(openid: str, create_time: int, payload: str) -> str:
+    """An event's message id. WeChat's retries of an event are identical; the event itself is part
+    of the key so two different menu clicks within one second are both kept."""
+    return f"{openid}:{create_time}:{payload}"[:128]
 
 
 def _event_payload(event: BaseEvent) -> str | None:

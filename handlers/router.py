@@ -358,7 +358,7 @@ class Router:
                 )
         if push_replies:
             for index, reply in enumerate(replies):
-                row = enqueue(
+                enqueue(
                     session,
                     account=ctx.account,
                     message=reply,
@@ -367,8 +367,6 @@ class Router:
                     now=ctx.now,
                     not_before=hold_until,
                 )
-                if hold_until is not None and row.next_attempt_at < hold_until:  # enqueued before
-                    row.next_attempt_at = hold_until
 
     def _record_failure(self, message_id: int, exc: Exception) -> None:
         try:

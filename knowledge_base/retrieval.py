@@ -171,9 +171,10 @@ class SparseRows:
     def transposed(cls, matrix: SparseRows, data: np.ndarray) -> SparseRows:
         """``matrix``'s layout with ``data`` as its values, transposed: the entries of each column
         become a row, in the order of their rows (as scipy's ``.T.tocsr()`` orders them)."""
-        order = np.lexsort((matrix.rows(), matrix.indices))
+        rows = matrix.rows()
+        order = np.lexsort((rows, matrix.indices))
         indptr = np.concatenate(([0], np.cumsum(np.bincount(matrix.indices, minlength=matrix.shape[1]))))
-        return cls(indptr, matrix.rows()[order], data[order], (matrix.shape[1], matrix.shape[0]))
+        return cls(indptr, rows[order], data[order], (matrix.shape[1], matrix.shape[0]))
 
 
 def term_counts(documents: Sequence[Sequence[str]], vocabulary: dict[str, int]) -> SparseRows:

@@ -33,6 +33,13 @@ def test_reads_apart_from_the_work_hold_no_transaction_open(container):  # type:
         assert _in_transaction(session)
 
 
+def test_each_kind_of_session_is_made_once_for_a_factory(container):  # type: ignore[no-untyped-def]
+    factory = container.session_factory
+    assert read_only(factory) is read_only(factory)  # WeChat asks for them with every message
+    assert one_statement(factory) is one_statement(factory)
+    assert read_only(factory) is not factory
+
+
 def test_one_statement_work_is_committed_by_its_statement(container):  # type: ignore[no-untyped-def]
     _postgres_only(container)
     with transaction(one_statement(container.session_factory)) as session:
