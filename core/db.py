@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy import ColumnElement, Engine, create_engine, event, exc, literal
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -35,6 +35,10 @@ def make_engine(url: str, *, connect_timeout: int = 5, **kwargs: Any) -> Engine:
         kwargs.setdefault("max_overflow", 20)
         kwargs.setdefault("pool_timeout", 10)
     kwargs.setdefault("connect_args", {"connect_timeout": connect_timeout})
+    if parsed.get_driver_name() == "psycopg":
+        from core.pgcursor import LazyDescriptionCursor
+
+        kwargs["connect_args"].setdefault("cursor_factory", LazyDescriptionCursor)
     engine = create_engine(url, **kwargs)
     if pooled and not kwargs.get("pool_pre_ping"):
         _ping_when_idle(engine)
@@ -175,6 +179,14 @@ def upsert(target: Any, *, index_elements: list[str], update: list[str]) -> Call
             index_elements=index_elements, set_={column: statement.excluded[column] for column in update}
         )
     return lambda session: statements[session.get_bind().dialect.name]
+
+
+def among(column: Any, values: Any) -> ColumnElement[bool]:
+    """``column IN (…)`` of values fixed in the code, as parameters bound when the statement is
+    compiled. ``in_`` of plain values makes an "expanding" parameter, and SQLAlchemy renders the
+    statement's text again at every execution: for the sender's query, read with every message,
+    that was 2–3 % of the message's CPU."""
+    return column.in_([literal(value, column.type) for value in values])
 
 
 def is_postgres(session_or_engine: Session | Engine) -> bool:

@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from core.config import Settings
+from core.db import among
 from core.messages import Attachment, Button, OutgoingMessage
 from core.models import (
     AuditEvent,
@@ -67,8 +68,8 @@ def _active_for(account_id: Any) -> Select[Ticket]:
         select(Ticket)
         .where(
             Ticket.account_id == account_id,
-            Ticket.status.in_(ACTIVE),
-            Ticket.kind.in_(("consult", "major_event")),
+            among(Ticket.status, ACTIVE),
+            among(Ticket.kind, ("consult", "major_event")),
         )
         .order_by(Ticket.id.desc())
         .limit(1)

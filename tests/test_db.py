@@ -58,3 +58,51 @@ def test_an_entry_is_put_over_the_last_and_taken_once(container):  # type: ignor
         taken = cache_entries.take(session, "k")
         assert taken is not None and (taken.value, taken.expires_at) == ("v2", None)
         assert cache_entries.take(session, "k") is None
+
+
+def test_the_senders_query_is_compiled_once_not_at_every_message(container):  # type: ignore[no-untyped-def]
+    """A plain ``in_`` of fixed values is an expanding parameter, rendered again at each execution."""
+    from handlers.router import _SENDER
+
+    compiled = _SENDER.compile(dialect=container.engine.dialect)
+    assert "POSTCOMPILE" not in compiled.string
+    assert not compiled.literal_execute_params and not compiled.post_compile_params
+
+
+def test_among_matches_the_values_it_names(container):  # type: ignore[no-untyped-def]
+    from core.db import among
+
+    with transaction(container.session_factory) as session:
+        for key in ("a", "b", "c"):
+            cache_entries.put(session, key, key, expires_at=None)
+    with container.session_factory() as session:
+        found = session.scalars(
+            select(CacheEntry.key).where(among(CacheEntry.key, ("a", "c"))).order_by(CacheEntry.key)
+        )
+        assert list(found) == ["a", "c"]
+
+
+def test_a_result_describes_itself_as_psycopg_would_even_read_late(container):  # type: ignore[no-untyped-def]
+    """The description is built when read: from the result it belongs to, not whatever the cursor
+    ran since."""
+    _postgres_only(container)
+    import psycopg
+
+    from core.pgcursor import LazyDescriptionCursor
+
+    with container.engine.connect() as connection:
+        driver = connection.connection.driver_connection
+        assert isinstance(driver.cursor(), LazyDescriptionCursor)
+        query = "SELECT 1 AS one, 'x'::text AS letter, now() AS at"
+        cursor = driver.cursor()
+        cursor.execute(query)
+        lazy = cursor.description
+        cursor.execute("SELECT 2 AS other")
+        plain = psycopg.Cursor(driver)
+        plain.execute(query)
+        assert lazy is not None and plain.description is not None
+        assert len(lazy) == 3
+        assert [tuple(c) for c in lazy] == [tuple(c) for c in plain.description]
+        assert lazy[1].name == "letter" and [c.name for c in cursor.description or ()] == ["other"]
+        cursor.execute("SET LOCAL statement_timeout = 0")
+        assert cursor.description is None
