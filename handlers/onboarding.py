@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sqlalchemy.orm import joinedload
+
 from core.messages import Button, OutgoingMessage
-from core.models import Village, Villager
+from core.models import Township, Village, Villager
 from handlers import directory, texts
 from handlers.context import Context
 from handlers.ids import parse_id
 
 FLOW = "onboarding"
 PREFIX = "ob:"
+_FULL_NAME = (joinedload(Village.township).joinedload(Township.county),)
 
 
 def start(ctx: Context, *, pending_text: str | None = None, intro: str | None = None) -> list[OutgoingMessage]:
@@ -58,7 +61,8 @@ def on_button(ctx: Context, payload: str) -> list[OutgoingMessage]:
         return [OutgoingMessage(texts.PICK_TOWNSHIP, (*_township_buttons(ctx, ident), _restart()))]
     if level == "t":
         return [OutgoingMessage(texts.PICK_VILLAGE, (*_village_buttons(ctx, ident), _restart()))]
-    village = ctx.session.get(Village, ident)
+    # with its township and county: the reply names all three
+    village = ctx.session.get(Village, ident, options=_FULL_NAME)
     if village is None:
         return start(ctx, intro=texts.ASK_VILLAGE_AGAIN)
     return set_village(ctx, village)

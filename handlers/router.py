@@ -334,8 +334,10 @@ class Router:
                 | {
                     "reply_account_id": ctx.account.id,
                     "reply_channel": inbound.channel,
-                    "reply_texts": [reply.text for reply in replies],
-                    "reply_buttons": [json.dumps(buttons_to_json(reply.buttons)) for reply in replies],
+                    "reply_texts": json.dumps([reply.text for reply in replies], ensure_ascii=False),
+                    "reply_buttons": json.dumps(
+                        [buttons_to_json(reply.buttons) for reply in replies], ensure_ascii=False
+                    ),
                 },
             )
         else:
@@ -544,8 +546,10 @@ _MARK_PROCESSED = (
 _INSERT_MESSAGE = insert(_messages)
 #: What every reply row has in common, however it is inserted.
 REPLY_COLUMNS = {"direction": "out", "kind": "text", "status": "sent", "attempts": 0}
-#: PostgreSQL: ``_MARK_PROCESSED`` and the replies' INSERT in one statement, the replies as arrays
-#: (unnest keeps their order, and so the order of their ids).
+#: PostgreSQL: ``_MARK_PROCESSED`` and the replies' INSERT in one statement, the replies' texts
+#: and buttons as two JSON arrays, taken apart side by side in their order (and so their ids').
+#: JSON texts rather than arrays: psycopg dumps a list element by element in Python, and that
+#: was a quarter of this statement's CPU.
 _MARK_PROCESSED_AND_REPLY = (
     postgresql.insert(_messages)
     .from_select(
@@ -554,9 +558,8 @@ _MARK_PROCESSED_AND_REPLY = (
             *(literal(value) for value in REPLY_COLUMNS.values()),
             bindparam("reply_account_id", type_=_messages.c.account_id.type),
             bindparam("reply_channel", type_=_messages.c.channel.type),
-            func.unnest(bindparam("reply_texts", type_=postgresql.ARRAY(Text))),
-            # JSON texts: a list of button lists would be taken for a two-dimensional array
-            cast(func.unnest(bindparam("reply_buttons", type_=postgresql.ARRAY(Text))), postgresql.JSON),
+            func.json_array_elements_text(cast(bindparam("reply_texts", type_=Text), postgresql.JSON)),
+            func.json_array_elements(cast(bindparam("reply_buttons", type_=Text), postgresql.JSON)),
             bindparam("message_id", type_=_messages.c.id.type),
             bindparam("mark_processed_at", type_=_messages.c.created_at.type),
         ),

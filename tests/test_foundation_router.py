@@ -97,6 +97,19 @@ def test_redelivered_message_is_answered_once(seeded):  # type: ignore[no-untype
     assert result.duplicate
 
 
+def test_a_redelivery_gets_every_reply_as_first_given_in_order_with_its_buttons(seeded):  # type: ignore[no-untyped-def]
+    """The replies are stored by one statement on PostgreSQL (their texts and buttons side by side)."""
+    chat = Chat(seeded)
+    chat.say("老板欠我工钱不给怎么办")
+    first = chat.say("红星村", message_id="web-2")
+    again = chat.say("红星村", message_id="web-2")
+    assert len(first) >= 2 and any(r.buttons for r in first)
+    assert [(r.text, r.buttons) for r in again] == [(r.text, r.buttons) for r in first]
+    with seeded.session_factory() as s:
+        stored = s.scalars(select(Message).where(Message.direction == "out").order_by(Message.id)).all()
+        assert [m.text for m in stored[-len(first) :]] == [r.text for r in first]
+
+
 def test_every_inbound_message_is_stored_before_processing(seeded, monkeypatch):  # type: ignore[no-untyped-def]
     import handlers.router as router_module
 
