@@ -23,7 +23,7 @@ import numpy as np
 
 from core.ports import IntentResult, IntentScore
 from nlu.fastpath import Linear, ScikitLinear, compile_linear, features, softmax
-from nlu.features import FEATURES_VERSION, tokens, warm_up
+from nlu.features import FEATURES_VERSION, warm_up, words_and_chars
 from nlu.model_cache import load_or_build
 from nlu.normalize import normalize, strip_salutation
 from nlu.offload import call_in_child
@@ -53,12 +53,12 @@ def prepare(text: str) -> str:
     return strip_salutation(normalize(text))
 
 
-def _word_tokens(text: str) -> list[str]:
-    return [t for t in tokens(text) if t.startswith("w:")]
+def _word_tokens(text: str) -> Sequence[str]:
+    return words_and_chars(text)[0]
 
 
-def _char_tokens(text: str) -> list[str]:
-    return [t for t in tokens(text) if t.startswith("c:")]
+def _char_tokens(text: str) -> Sequence[str]:
+    return words_and_chars(text)[1]
 
 
 @dataclass

@@ -28,7 +28,7 @@ Row = tuple[np.ndarray, np.ndarray]  # column indices, values
 class TfidfRow:
     """``vectorizer.transform([text])`` for one text, as (indices, values), columns shifted by ``offset``."""
 
-    analyzer: Callable[[str], list[str]]
+    analyzer: Callable[[str], Sequence[str]]
     vocabulary: dict[str, int]
     idf: np.ndarray
     sublinear: bool
@@ -52,8 +52,9 @@ class TfidfRow:
         return len(self.vocabulary)
 
     def __call__(self, text: str) -> Row:
-        vocabulary = self.vocabulary
-        counts = Counter(vocabulary[t] for t in self.analyzer(text) if t in vocabulary)
+        # the columns of the text's tokens, counted in C; the unknown ones are counted as None
+        counts = Counter(map(self.vocabulary.get, self.analyzer(text)))
+        counts.pop(None, None)
         if not counts:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
         indices = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))

@@ -98,3 +98,11 @@ def _tokens(text: str, ngram: tuple[int, int]) -> tuple[str, ...]:
         for n in range(low, high + 1):
             out.extend("c:" + chunk[i : i + n] for i in range(len(chunk) - n + 1))
     return tuple(out)
+
+
+@lru_cache(maxsize=256)
+def words_and_chars(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``tokens(text)`` split into its word tokens and its character n-grams (the classifier's two
+    vectorisers), once a message rather than once each."""
+    all_tokens = _tokens(text, (1, 3))
+    return tuple(t for t in all_tokens if t.startswith("w:")), tuple(t for t in all_tokens if t.startswith("c:"))
