@@ -146,6 +146,8 @@ def test_no_bound_lawyer_goes_to_the_township_queue_honestly(seeded):  # type: i
     with seeded.session_factory() as s:
         ticket = s.scalar(select(Ticket))
         assert ticket.lawyer_id is None and ticket.township_id is not None
+    villager.say("还有，邻居把墙砌到我家地上了")  # a follow-up: relayed, and they are told to whom
+    assert "上都镇司法所" in villager.text and ticket.code in villager.text
 
 
 def test_lawyer_cannot_touch_another_villages_ticket(seeded):  # type: ignore[no-untyped-def]
