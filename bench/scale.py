@@ -14,11 +14,12 @@ database, ``villagelaw_bench_scale``, once; later runs reuse it (``python -m ben
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from bench import pg
@@ -233,6 +234,7 @@ def hot_queries() -> dict[str, Callable[[Any, random.Random], Any]]:
     from admin.workers import unprocessed_ids
     from bot.outbox import OutboxWorker
     from core.config import Settings
+    from core.direct import driver_of
     from core.messages import IncomingMessage
     from core.models import Ticket
     from handlers import schedule, tickets
@@ -251,9 +253,10 @@ def hot_queries() -> dict[str, Callable[[Any, random.Random], Any]]:
 
     def store(s: Any, rng: random.Random) -> Any:
         """Storing a message as the code does in the common case: one statement stamps the account,
-        counts the message for the rate limit and inserts it (on the bench's session: rolled back).
+        counts the message for the rate limit and inserts it (in the bench's session's transaction:
+        rolled back).
         An account the seed made unreachable (1 in 97) inserts nothing: ``_store`` takes it then."""
-        return router._store_at_once(_Lending(s), villager(rng.randint(1, VILLAGERS)), now=NOW)
+        return router._store_at_once(driver_of(s), villager(rng.randint(1, VILLAGERS)), now=NOW)
 
     class _Recovery:  # what unprocessed_ids needs of the container
         session_factory: Any
@@ -310,15 +313,27 @@ class _Borrowed:
         return None
 
 
-class _Lending:
-    """Stands for an engine: its connections are the bench's open session's, so what the code
-    writes through it is rolled back with the rest."""
+@contextlib.contextmanager
+def _capturing(engine: Any, capture: Callable[..., None]) -> Iterator[None]:
+    """Every statement sent meanwhile, to ``capture``: SQLAlchemy's, and the few that
+    ``core.direct`` sends to psycopg itself."""
+    from sqlalchemy import event
 
-    def __init__(self, session: Any) -> None:
-        self.session = session
+    from core import direct
 
-    def connect(self) -> _Borrowed:
-        return _Borrowed(self.session.connection())
+    sent_direct = direct.Direct.rows
+
+    def rows(statement: direct.Direct, driver: Any, given: dict[str, Any]) -> list[dict[str, Any]]:
+        capture(None, None, statement.sql, statement.parameters(given), None, False)
+        return sent_direct(statement, driver, given)
+
+    event.listen(engine, "before_cursor_execute", capture)
+    direct.Direct.rows = rows  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        direct.Direct.rows = sent_direct  # type: ignore[method-assign]
+        event.remove(engine, "before_cursor_execute", capture)
 
 
 def _explain(engine: Any, statements: list[tuple[str, Any]]) -> list[str]:
@@ -344,7 +359,6 @@ def run() -> bool:
     if not pg.available():
         print("  PostgreSQL not reachable: scale benchmark skipped")
         return True
-    from sqlalchemy import event
 
     from core.db import make_engine, make_session_factory
     from core.migrate import upgrade
@@ -384,9 +398,8 @@ def run() -> bool:
     for name, query in hot_queries().items():
         with factory() as session:
             captured.clear()
-            event.listen(engine, "before_cursor_execute", capture)
-            query(session, rng)  # warm, and capture the statements for EXPLAIN
-            event.remove(engine, "before_cursor_execute", capture)
+            with _capturing(engine, capture):
+                query(session, rng)  # warm, and capture the statements for EXPLAIN
             statements = list(captured)
             timings = []
             for _ in range(RUNS):

@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session, joinedload, sessionmaker
 from core.clock import utcnow
 from core.config import Settings
 from core.db import insert_once, is_postgres, transaction
+from core.direct import Direct, autocommitting, driver_of
 from core.messages import Button, IncomingMessage, Kind, OutgoingMessage
 from core.models import ChannelAccount, Conversation, Message
 from handlers import commands, flows, onboarding, texts, tickets
@@ -122,8 +123,9 @@ class Router:
         now = self.clock()
         incoming = storable(incoming)
         counted = False
-        if self._autocommit is not None:
-            stored, counted = self._store_at_once(self._autocommit, incoming, now=now)
+        if self._postgres is not None:
+            with autocommitting(self._postgres) as driver:
+                stored, counted = self._store_at_once(driver, incoming, now=now)
             if stored is not None:
                 return stored
         with transaction(self.session_factory) as session:
@@ -160,27 +162,25 @@ class Router:
             return Stored(message_id, status, new=True)
 
     @functools.cached_property
-    def _autocommit(self) -> Engine | None:
-        """PostgreSQL: the engine for ``_store_at_once``'s single statement, its own transaction."""
+    def _postgres(self) -> Engine | None:
+        """The engine, when it is PostgreSQL's: ``_store_at_once`` is for PostgreSQL."""
         engine: Engine = self.session_factory.kw["bind"]
-        return engine.execution_options(isolation_level="AUTOCOMMIT") if engine.dialect.name == "postgresql" else None
+        return engine if engine.dialect.name == "postgresql" else None
 
-    def _store_at_once(
-        self, engine: Engine, incoming: IncomingMessage, *, now: dt.datetime
-    ) -> tuple[Stored | None, bool]:
+    def _store_at_once(self, driver: Any, incoming: IncomingMessage, *, now: dt.datetime) -> tuple[Stored | None, bool]:
         """The common case in one round trip (``_STORE_AT_ONCE``): a known account within the rate
         limit, a new message, nothing held back or to release. Otherwise (None, whether the message
         was counted on its account), and ``_store`` does the rest in a transaction of its own —
-        lawyers and channel events over the count too, which ``_over_rate_limit`` lets through."""
+        lawyers and channel events over the count too, which ``_over_rate_limit`` lets through.
+        ``driver``: a psycopg connection in autocommit (the statement is its own transaction)."""
         params = self._note_params(incoming, now=now, count=True) | {
             f"in_{name}": value for name, value in _message_fields(incoming).items()
         }
         params["limit"] = self.settings.villager_rate_limit_messages
-        with engine.connect() as connection:
-            row = connection.execute(_STORE_AT_ONCE, params).one_or_none()
-        if row is None or row.message_id is None:
-            return None, row is not None
-        return Stored(row.message_id, "received", new=True), True
+        rows = _STORE_AT_ONCE.rows(driver, params)
+        if not rows or rows[0]["message_id"] is None:
+            return None, bool(rows)
+        return Stored(rows[0]["message_id"], "received", new=True), True
 
     def _note_inbound(
         self, session: Session, incoming: IncomingMessage, *, now: dt.datetime, count: bool = True
@@ -257,11 +257,7 @@ class Router:
         try:
             with transaction(self.session_factory) as session:
                 # on PostgreSQL a concurrent redelivery waits here, for the account's lock
-                query = _INBOUND_LOCKED if is_postgres(session) else _INBOUND
-                row = session.execute(query, {"id": message_id}).one_or_none()
-                if row is None:
-                    raise LookupError(f"message {message_id} vanished")
-                inbound = Inbound(**row._mapping)
+                inbound = self._inbound(session, message_id)
                 if inbound.status != "received":
                     return HandleResult(message_id, self._replies_in(session, message_id), duplicate=True)
                 ctx = self._context(session, inbound, now)
@@ -275,6 +271,18 @@ class Router:
             log.exception("processing message %s failed", message_id)
             self._record_failure(message_id, exc)
             return HandleResult(message_id, [OutgoingMessage(texts.PROCESSING_ERROR)])
+
+    @staticmethod
+    def _inbound(session: Session, message_id: int) -> Inbound:
+        if is_postgres(session):
+            rows = _INBOUND_LOCKED.rows(driver_of(session), {"id": message_id})
+            found = rows[0] if rows else None
+        else:
+            row = session.execute(_INBOUND, {"id": message_id}).one_or_none()
+            found = dict(row._mapping) if row is not None else None
+        if found is None:
+            raise LookupError(f"message {message_id} vanished")
+        return Inbound(**found)
 
     def _context(self, session: Session, inbound: Inbound, now: object) -> Context:
         account, conversation, active_ticket_id = session.execute(_SENDER, {"account_id": inbound.account_id}).one()
@@ -328,8 +336,8 @@ class Router:
             "mark_ticket_id": inbound.ticket_id,
         }
         if replies and is_postgres(session):  # one round trip for both
-            session.execute(
-                _MARK_PROCESSED_AND_REPLY,
+            _MARK_PROCESSED_AND_REPLY.rows(
+                driver_of(session),
                 marked
                 | {
                     "reply_account_id": ctx.account.id,
@@ -501,7 +509,7 @@ def _one_statement_store() -> Select[Any]:
     return select(noted.c.id.label("account_id"), stored.c.id.label("message_id")).outerjoin(stored, true())
 
 
-_STORE_AT_ONCE = _one_statement_store()
+_STORE_AT_ONCE = Direct(_one_statement_store())
 _INBOUND = select(*(_messages.c[field.name] for field in dataclasses.fields(Inbound))).where(
     _messages.c.id == bindparam("id")
 )
@@ -511,9 +519,13 @@ _INBOUND = select(*(_messages.c[field.name] for field in dataclasses.fields(Inbo
 #: account's next message does not wait for this one to be processed. The lock is taken in the
 #: scan, below the row lock: when a transaction that held it changed this message, the row lock
 #: reads the message again as that one committed it, and every later statement sees its work.
-_INBOUND_LOCKED = _INBOUND.where(
-    func.pg_advisory_xact_lock(ACCOUNT_LOCK_SPACE, cast(_messages.c.account_id % 2_147_483_647, Integer)).is_not(None)
-).with_for_update(of=_messages)
+_INBOUND_LOCKED = Direct(
+    _INBOUND.where(
+        func.pg_advisory_xact_lock(ACCOUNT_LOCK_SPACE, cast(_messages.c.account_id % 2_147_483_647, Integer)).is_not(
+            None
+        )
+    ).with_for_update(of=_messages)
+)
 #: The account, its villager, its conversation and its active ticket's id in one query.
 _SENDER = (
     select(ChannelAccount, Conversation, tickets.ACTIVE_TICKET_ID)
@@ -550,7 +562,7 @@ REPLY_COLUMNS = {"direction": "out", "kind": "text", "status": "sent", "attempts
 #: and buttons as two JSON arrays, taken apart side by side in their order (and so their ids').
 #: JSON texts rather than arrays: psycopg dumps a list element by element in Python, and that
 #: was a quarter of this statement's CPU.
-_MARK_PROCESSED_AND_REPLY = (
+_MARK_PROCESSED_AND_REPLY = Direct(
     postgresql.insert(_messages)
     .from_select(
         [*REPLY_COLUMNS, "account_id", "channel", "text", "buttons", "in_reply_to_id", "created_at"],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from sqlalchemy import select
 
@@ -106,3 +108,84 @@ def test_a_result_describes_itself_as_psycopg_would_even_read_late(container):  
         assert lazy[1].name == "letter" and [c.name for c in cursor.description or ()] == ["other"]
         cursor.execute("SET LOCAL statement_timeout = 0")
         assert cursor.description is None
+
+
+def test_a_direct_statement_converts_values_as_sqlalchemy_does(container):  # type: ignore[no-untyped-def]
+    _postgres_only(container)
+    from sqlalchemy import JSON, Float, bindparam, cast, literal
+
+    from core.direct import Direct, driver_of
+
+    statement = select(
+        cast(bindparam("doc", type_=JSON), JSON).label("doc"),
+        literal(0.25, Float).label("share"),
+        bindparam("at", type_=CacheEntry.expires_at.type).label("at"),
+    )
+    given = {"doc": {"村": ["嘎查", 1]}, "at": dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.UTC)}
+    with container.session_factory() as session:
+        expected = dict(session.execute(statement, given).one()._mapping)
+        assert Direct(statement).rows(driver_of(session), given) == [expected]
+
+
+def test_a_direct_statement_names_its_parameters_and_refuses_expanding_ones():  # type: ignore[no-untyped-def]
+    from sqlalchemy import bindparam
+
+    from core.direct import Direct
+
+    statement = Direct(select(CacheEntry.key).where(CacheEntry.key == bindparam("key")))
+    with pytest.raises(KeyError):
+        statement.parameters({})
+    with pytest.raises(KeyError):
+        statement.parameters({"key": "a", "other": 1})
+    with pytest.raises(ValueError, match="among"):
+        Direct(select(CacheEntry.key).where(CacheEntry.key.in_(["a", "b"])))
+
+
+def test_a_direct_statements_errors_are_sqlalchemys(container):  # type: ignore[no-untyped-def]
+    """The app answers a database error with a 503; psycopg's own would have been a 500."""
+    _postgres_only(container)
+    from sqlalchemy import Integer, Text, bindparam, cast, exc
+
+    from core.direct import Direct, driver_of
+
+    bad = Direct(select(cast(bindparam("n", type_=Text), Integer).label("n")))
+    with container.session_factory() as session, pytest.raises(exc.DataError):
+        bad.rows(driver_of(session), {"n": "not a number"})
+
+
+def test_a_connection_lent_in_autocommit_goes_back_as_it_was_or_not_at_all(container):  # type: ignore[no-untyped-def]
+    _postgres_only(container)
+    from sqlalchemy import bindparam, exc, text
+
+    from core.direct import Direct, autocommitting
+
+    put = Direct(
+        CacheEntry.__table__.insert().values(key=bindparam("key"), value="v", expires_at=None)  # type: ignore[attr-defined]
+    )
+    with autocommitting(container.engine) as driver:
+        put.rows(driver, {"key": "lent"})
+        with container.session_factory() as other:  # committed at once: seen from elsewhere
+            assert other.scalar(select(CacheEntry.value).where(CacheEntry.key == "lent")) == "v"
+    assert driver.autocommit is False and not driver.closed
+    with autocommitting(container.engine) as broken:
+        with container.engine.connect() as killer:
+            killer.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": broken.info.backend_pid})
+        with pytest.raises(exc.OperationalError):
+            put.rows(broken, {"key": "lost"})
+    assert broken.closed  # invalidated, not put back in the pool
+    with transaction(container.session_factory) as session:  # the pool still serves
+        assert session.scalar(select(CacheEntry.value).where(CacheEntry.key == "lent")) == "v"
+
+
+def test_direct_statements_are_sent_as_sqlalchemy_would_send_them(container):  # type: ignore[no-untyped-def]
+    """Compiled once for PostgreSQL without a server to ask: the same text as the engine's own."""
+    _postgres_only(container)
+    from core.direct import Direct
+    from handlers import router
+
+    with container.engine.connect():  # the dialect learns the server's version
+        pass
+    statements = [value for value in vars(router).values() if isinstance(value, Direct)]
+    assert len(statements) >= 3
+    for statement in statements:
+        assert statement.statement.compile(dialect=container.engine.dialect).string == statement.sql
