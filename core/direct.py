@@ -2,11 +2,12 @@
 
 SQLAlchemy's work around one execution — the cache key, the parameters, the result's metadata
 and rows, and for a statement of its own, checking a connection out with its isolation level and
-back — cost as much CPU as psycopg's on the statements every message runs: sending three of them
-this way cut a web chat message's instructions by 17 % (6.03 → 5.00 M, callgrind, in-process). A ``Direct`` statement is written with
-SQLAlchemy as any other; it is compiled once for PostgreSQL, and its parameters and result columns
-are converted by the same types SQLAlchemy would use. Nothing else is bypassed: it runs on the
-connection of the session's transaction, or on a pooled connection in autocommit.
+back — cost as much CPU as psycopg's on the statements every message runs: sending three of
+them this way cut a web chat message's instructions by 17 % (6.03 → 5.00 M, callgrind,
+in-process). A ``Direct`` statement is written with SQLAlchemy as any other; it is compiled once
+for PostgreSQL, and its parameters and result columns are converted by the same types SQLAlchemy
+would use. Nothing else is bypassed: it runs on the connection of the session's transaction, or on
+a pooled connection in autocommit.
 
 Only statements without expanding parameters (``core.db.among`` instead of ``in_``), on PostgreSQL;
 elsewhere callers run them through SQLAlchemy as usual.
