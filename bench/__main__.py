@@ -7,7 +7,18 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ["nlu", "retrieval", "memory", "rasa_compare", "scheduler", "console", "scale", "load", "fuzz"]
+BENCHMARKS = [
+    "nlu",
+    "retrieval",
+    "memory",
+    "rasa_compare",
+    "scheduler",
+    "console",
+    "scale",
+    "load",
+    "instructions",
+    "fuzz",
+]
 
 
 def main(argv: list[str] | None = None) -> int:
