@@ -8,8 +8,8 @@ hot path are compared here (this version against another checkout: ``python -m b
 instructions`` in each). What it leaves out: the kernel's work (system calls, wake-ups),
 PostgreSQL's, and the HTTP stack.
 
-Eight villagers, 160 messages: each says 你好, chooses the village with the buttons, asks
-questions from the knowledge base's sample questions and the NLU data; one asks for the lawyer.
+Eight villagers, 160 messages, each the load benchmark's conversation (``bench.load.conversation``:
+你好, the village by its buttons, questions; one asks for the lawyer).
 The process starts, loads the models and warms up with instrumentation off (valgrind's slowest
 part is what it instruments), then ``callgrind_control`` switches counting on for the measured
 messages only.
@@ -94,27 +94,27 @@ def _converse(router: Any, questions: list[str], prefix: str, villagers: int) ->
 
 
 def _villager(router: Any, user: str, questions: list[str], rng: random.Random, *, asks_lawyer: bool) -> int:
-    """One villager's 20 messages, as ``bench.load`` sends them; how many were sent."""
+    """One villager's messages, as ``bench.load`` sends them; how many were sent."""
+    from bench.load import conversation
     from core.messages import IncomingMessage, Kind
 
-    sent = 0
-
-    def say(text: str = "", payload: str | None = None) -> list[Any]:
-        nonlocal sent
+    turns = conversation(rng, questions, asks_lawyer=asks_lawyer)
+    sent, (text, payload) = 0, next(turns)
+    while True:
         sent += 1
         message = IncomingMessage(
-            channel="webchat", user_id=user, message_id=f"{user}:m{sent}", text=text, payload=payload, kind=Kind.TEXT
+            channel="webchat",
+            user_id=user,
+            message_id=f"{user}:m{sent}",
+            text=text or "",
+            payload=payload,
+            kind=Kind.TEXT,
         )
-        return list(router.handle(message).replies)
-
-    replies = say("你好")
-    for level in ("ob:c:", "ob:t:", "ob:v:"):
-        options = [b.payload for r in replies for b in r.buttons if str(b.payload).startswith(level)]
-        replies = say(payload=rng.choice(options)) if options else say("巴彦图嘎嘎查")
-    for _ in range(15):
-        say(rng.choice(questions))
-    say("找律师" if asks_lawyer else rng.choice(questions))
-    return sent
+        buttons = [str(b.payload) for r in router.handle(message).replies for b in r.buttons]
+        try:
+            text, payload = turns.send(buttons)
+        except StopIteration:
+            return sent
 
 
 def _child(url: str) -> None:

@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -163,6 +163,25 @@ class Pacer:
         return due
 
 
+#: What a villager says: a text, or the payload of a button they tap.
+Turn = tuple[str | None, str | None]
+
+
+def conversation(rng: random.Random, questions: list[str], *, asks_lawyer: bool) -> Generator[Turn, list[str], None]:
+    """A villager's 20 messages, turn by turn: 你好, the county, township and village by their
+    buttons (typing a village's name when none is offered), questions, and perhaps 找律师 last.
+    It is sent the payloads of the buttons each answer came with. Shared by the load benchmark
+    (over HTTP) and the instruction count (``Router.handle`` in-process)."""
+    payloads = yield ("你好", None)
+    for level in ("ob:c:", "ob:t:", "ob:v:"):
+        options = [payload for payload in payloads if payload.startswith(level)]
+        payloads = yield (None, rng.choice(options)) if options else ("巴彦图嘎嘎查", None)
+    for _ in range(MESSAGES_PER_VILLAGER - 4 - (1 if asks_lawyer else 0)):
+        yield (rng.choice(questions), None)
+    if asks_lawyer:
+        yield ("找律师", None)
+
+
 async def _villager(
     base: tuple[str, int],
     index: int,
@@ -195,20 +214,15 @@ async def _villager(
         tally.sent[f"{user}:{client_id}"] = len(replies)
         return replies
 
-    def tap(replies: list[dict[str, Any]], prefix: str) -> str | None:
-        options = [b["payload"] for r in replies for b in r["buttons"] if str(b["payload"]).startswith(prefix)]
-        return rng.choice(options) if options else None
-
+    turns = conversation(rng, questions, asks_lawyer=index % 10 == 0)
     try:
-        replies = await say("你好")
-        for prefix in ("ob:c:", "ob:t:", "ob:v:"):
-            payload = tap(replies, prefix)
-            replies = await say(payload=payload) if payload else await say("巴彦图嘎嘎查")
-        asks_lawyer = index % 10 == 0
-        for _ in range(MESSAGES_PER_VILLAGER - 4 - (1 if asks_lawyer else 0)):
-            await say(rng.choice(questions))
-        if asks_lawyer:
-            await say("找律师")
+        text, payload = next(turns)
+        while True:
+            replies = await say(text, payload)
+            try:
+                text, payload = turns.send([str(b["payload"]) for r in replies for b in r["buttons"]])
+            except StopIteration:
+                break
     finally:
         await http.close()
 

@@ -185,7 +185,8 @@ def among(column: Any, values: Any) -> ColumnElement[bool]:
     """``column IN (…)`` of values fixed in the code, as parameters bound when the statement is
     compiled. ``in_`` of plain values makes an "expanding" parameter, and SQLAlchemy renders the
     statement's text again at every execution: for the sender's query, read with every message,
-    that was 2–3 % of the message's CPU."""
+    that was 6 % of a message's instructions (``python -m bench instructions``: 5.30 M with
+    ``in_``, 4.99 M with this)."""
     return column.in_([literal(value, column.type) for value in values])
 
 

@@ -3,11 +3,11 @@
 SQLAlchemy's work around one execution — the cache key, the parameters, the result's metadata
 and rows, and for a statement of its own, checking a connection out with its isolation level and
 back — cost as much CPU as psycopg's on the statements every message runs: sending three of
-them this way cut a web chat message's instructions by 17 % (6.03 → 5.00 M, callgrind,
-in-process). A ``Direct`` statement is written with SQLAlchemy as any other; it is compiled once
-for PostgreSQL, and its parameters and result columns are converted by the same types SQLAlchemy
-would use. Nothing else is bypassed: it runs on the connection of the session's transaction, or on
-a pooled connection in autocommit.
+them this way cut a web chat message's instructions by 17 % (6.03 → 5.00 M, callgrind, as
+``python -m bench instructions`` counts them). A ``Direct`` statement is written with SQLAlchemy
+as any other; it is compiled once for PostgreSQL, and its parameters and result columns are
+converted by the same types SQLAlchemy would use. Nothing else is bypassed: it runs on the
+connection of the session's transaction, or on a pooled connection in autocommit.
 
 Only statements without expanding parameters (``core.db.among`` instead of ``in_``), on PostgreSQL;
 elsewhere callers run them through SQLAlchemy as usual.
@@ -41,19 +41,20 @@ class Direct:
             raise ValueError("a Direct statement cannot have expanding parameters: use core.db.among")
         assert not compiled.escaped_bind_names, "parameter names psycopg would need escaped"
         self.sql: str = compiled.string
-        #: the parameters the statement fixes itself (literals, constants), with their values
+        #: the parameters the statement fixes itself (literals, constants), with their values as sent
         self.defaults: dict[str, Any] = {}
-        #: the parameters the caller gives
+        #: the parameters the caller gives, and the conversions of those that have one
         self.required: set[str] = set()
         self.bind_processors: dict[str, Processor] = {}
         for name, bind in compiled.binds.items():
+            processor = bind.type.dialect_impl(_DIALECT).bind_processor(_DIALECT)
             if bind.required:
                 self.required.add(name)
-            else:
-                self.defaults[name] = bind.effective_value
-            processor = bind.type.dialect_impl(_DIALECT).bind_processor(_DIALECT)
-            if processor is not None:
-                self.bind_processors[name] = processor
+                if processor is not None:
+                    self.bind_processors[name] = processor
+            else:  # converted here, once
+                value = bind.effective_value
+                self.defaults[name] = processor(value) if processor is not None else value
         self._selected = list(getattr(statement, "selected_columns", ()))
         self.columns: list[str] = [column.key for column in self._selected]
         #: made from the first result: SQLAlchemy's conversions depend on the type the server sends
@@ -75,7 +76,7 @@ class Direct:
             raise KeyError(f"parameters missing: {sorted(missing)}; not this statement's: {sorted(unknown)}")
         values = self.defaults | given
         for name, processor in self.bind_processors.items():
-            values[name] = processor(values[name])
+            values[name] = processor(given[name])
         return values
 
     def rows(self, driver_connection: Any, given: dict[str, Any]) -> list[dict[str, Any]]:

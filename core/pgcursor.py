@@ -3,7 +3,8 @@
 SQLAlchemy asks for ``cursor.description`` after every statement, but for a statement it has run
 before it already holds the result's columns (its cached result metadata) and only checks that a
 description exists. psycopg builds it eagerly, one ``Column`` per result column with a type
-lookup each: ~50 a message, 3–4 % of a message's CPU. Here the columns are made from the
+lookup each, ~50 a message: 9 % of a message's instructions (``python -m bench instructions``:
+5.48 M with psycopg's own cursor, 4.99 M with this one). Here the columns are made from the
 result they describe, when first read.
 """
 

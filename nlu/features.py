@@ -81,7 +81,11 @@ def warm_up() -> None:
     _tokenizer()
 
 
-def tokens(text: str, *, ngram: tuple[int, int] = (1, 3)) -> list[str]:
+#: The character n-grams' lengths.
+NGRAM = (1, 3)
+
+
+def tokens(text: str, *, ngram: tuple[int, int] = NGRAM) -> list[str]:
     """Normalised word tokens (prefixed ``w:``) and character n-grams (prefixed ``c:``)."""
     return list(_tokens(text, ngram))
 
@@ -104,5 +108,5 @@ def _tokens(text: str, ngram: tuple[int, int]) -> tuple[str, ...]:
 def words_and_chars(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """``tokens(text)`` split into its word tokens and its character n-grams (the classifier's two
     vectorisers), once a message rather than once each."""
-    all_tokens = _tokens(text, (1, 3))
+    all_tokens = _tokens(text, NGRAM)
     return tuple(t for t in all_tokens if t.startswith("w:")), tuple(t for t in all_tokens if t.startswith("c:"))

@@ -112,19 +112,27 @@ def test_a_result_describes_itself_as_psycopg_would_even_read_late(container):  
 
 def test_a_direct_statement_converts_values_as_sqlalchemy_does(container):  # type: ignore[no-untyped-def]
     _postgres_only(container)
-    from sqlalchemy import JSON, Float, bindparam, cast, literal
+    from sqlalchemy import JSON, Float, Numeric, bindparam, cast, literal
 
     from core.direct import Direct, driver_of
 
     statement = select(
-        cast(bindparam("doc", type_=JSON), JSON).label("doc"),
+        cast(bindparam("doc", type_=JSON), JSON).label("doc"),  # converted when given
+        cast(literal({"固定": [1]}, JSON), JSON).label("fixed"),  # converted once, with the statement
         literal(0.25, Float).label("share"),
+        # PostgreSQL sends a numeric, which psycopg reads as a Decimal: SQLAlchemy makes it a float
+        cast(literal("0.75"), Numeric(4, 2, asdecimal=False)).label("ratio"),
         bindparam("at", type_=CacheEntry.expires_at.type).label("at"),
     )
     given = {"doc": {"村": ["嘎查", 1]}, "at": dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.UTC)}
     with container.session_factory() as session:
         expected = dict(session.execute(statement, given).one()._mapping)
-        assert Direct(statement).rows(driver_of(session), given) == [expected]
+        direct = Direct(statement)
+        for _ in range(2):  # the second time from the conversions kept
+            (got,) = direct.rows(driver_of(session), given)
+            assert got == expected
+            assert {k: type(v) for k, v in got.items()} == {k: type(v) for k, v in expected.items()}
+        assert type(got["ratio"]) is float
 
 
 def test_a_direct_statement_names_its_parameters_and_refuses_expanding_ones():  # type: ignore[no-untyped-def]
