@@ -3,10 +3,10 @@ by valgrind's callgrind.
 
 Seconds of CPU drift with this machine's speed — the same code has cost 3.0 and 5.8 ms a message
 on different hours — and a change of a tenth is lost in that. The instructions the process
-executes do not drift: the same version counted twice differs by well under 1 %. So changes to the
-hot path are compared here (this version against another checkout: ``python -m bench
-instructions`` in each). What it leaves out: the kernel's work (system calls, wake-ups),
-PostgreSQL's, and the HTTP stack.
+executes hardly drift: counted three times, one version gave 4.99–5.05 M a message (the fresh
+database's state differs a little from run to run). So changes to the hot path are compared here
+(this version against another checkout: ``python -m bench instructions`` in each). What it leaves
+out: the kernel's work (system calls, wake-ups), PostgreSQL's, and the HTTP stack.
 
 Eight villagers, 160 messages, each the load benchmark's conversation (``bench.load.conversation``:
 你好, the village by its buttons, questions; one asks for the lawyer).
