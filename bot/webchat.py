@@ -6,17 +6,19 @@ answer, a reminder) wait in the outbox and the page fetches them with GET /api/w
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from typing import Any
 
-import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.limits import read_limited
+from core import http_errors
 from core.messages import IncomingMessage, Kind, OutgoingMessage
 from core.models import ChannelAccount, OutboxMessage
 from core.ports import SendReceipt
@@ -24,6 +26,7 @@ from handlers.notify import buttons_from_json
 from nlu.normalize import has_control_chars
 
 CHANNEL = "webchat"
+MESSAGES_PATH = "/api/webchat/messages"
 USER_ID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 MAX_BODY_BYTES = 64 * 1024
@@ -97,17 +100,46 @@ def parse_request(body: bytes, *, max_chars: int) -> IncomingMessage:
     )
 
 
-@router.post("/api/webchat/messages")
+class MessagesLane:
+    """ASGI middleware that answers ``POST /api/webchat/messages`` itself; every other request goes
+    on to the app. Every villager's message takes this path, and FastAPI's routing and request
+    handling around one endpoint — a dozen layers of coroutines, each entered and then resumed
+    when the thread's answer comes back — cost as much as a tenth of the worker's instructions for
+    a message (measured in the README). Installed inside the app's other middleware: the security
+    headers and the 500 for an unexpected error stay theirs; the errors the route's exception
+    handlers would give are given here, by the same functions."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == MESSAGES_PATH and scope["method"] == "POST":
+            response = await answer_message(Request(scope, receive))
+            await response(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+async def answer_message(request: Request) -> Response:
+    try:
+        return await post_message(request)
+    except HTTPException as exc:
+        return http_errors.http_error(exc)
+    except http_errors.DATABASE_DOWN as exc:
+        return http_errors.database_down(exc)
+
+
 async def post_message(request: Request) -> JSONResponse:
     container = request.app.state.container
     body = await read_limited(request, MAX_BODY_BYTES, message=TOO_LARGE)
     incoming = parse_request(body, max_chars=container.settings.max_message_chars)
-    limiter = request.app.state.webchat_limiter  # a few messages at a time (admin/app.py says why)
-    result = await anyio.to_thread.run_sync(container.router.handle, incoming, limiter=limiter)
+    # a few messages at a time (admin/app.py says why), on threads of their own
+    threads = request.app.state.webchat_threads
+    result = await asyncio.get_running_loop().run_in_executor(threads, container.router.handle, incoming)
     return JSONResponse(reply_json(result.replies))
 
 
-@router.get("/api/webchat/messages")
+@router.get(MESSAGES_PATH)
 def poll_messages(
     request: Request,
     user_id: str = Query(..., min_length=1, max_length=64),

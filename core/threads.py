@@ -2,7 +2,7 @@
 
 A thread running it may hold a pooled database connection, so the threads must not outnumber the
 pool: anyio's default limiter is sized to ``DB_POOL_SIZE`` in the app's lifespan (the web chat has
-a limiter of its own, ``WEBCHAT_THREADS``, and the pool holds both). ``asyncio.to_thread`` would run
+threads of its own, ``WEBCHAT_THREADS``, and the pool holds both). ``asyncio.to_thread`` would run
 on the loop's executor, a second budget of cores + 4 threads: with it the threads outnumbered the
 pool, and the connections beyond it were opened and closed again at every peak — in the load
 benchmark's WeChat run 74 new PostgreSQL backends in 15 s, each starting with cold caches and no

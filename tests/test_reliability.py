@@ -25,11 +25,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from admin.app import DB_DOWN, create_app
+from admin.app import create_app
 from admin.container import Container, build
 from bot.outbox import BASE_DELAY_SECONDS, OutboxWorker
 from core.clock import utcnow
 from core.db import IDLE_PING_SECONDS, read_only, transaction
+from core.http_errors import DB_DOWN
 from core.messages import IncomingMessage, OutgoingMessage
 from core.models import ChannelAccount, DeliveryAttempt, Message, OutboxMessage, Ticket
 from core.ports import PermanentDeliveryError, SendReceipt, TransientDeliveryError
