@@ -46,6 +46,9 @@ class Direct:
         #: the parameters the caller gives, and the conversions of those that have one
         self.required: set[str] = set()
         self.bind_processors: dict[str, Processor] = {}
+        # the column defaults SQLAlchemy computes in Python at each execution of an INSERT/UPDATE
+        computed = {column.key: column.default for column in compiled.insert_prefetch}
+        computed |= {column.key: column.onupdate for column in compiled.update_prefetch}
         for name, bind in compiled.binds.items():
             processor = bind.type.dialect_impl(_DIALECT).bind_processor(_DIALECT)
             if bind.required:
@@ -53,9 +56,12 @@ class Direct:
                 if processor is not None:
                     self.bind_processors[name] = processor
             else:  # converted here, once
-                value = bind.effective_value
+                value = _fixed_default(name, computed[name]) if name in computed else bind.effective_value
                 self.defaults[name] = processor(value) if processor is not None else value
-        self._selected = list(getattr(statement, "selected_columns", ()))
+        selected = getattr(statement, "selected_columns", None)
+        if selected is None:  # an INSERT/UPDATE/DELETE: what it returns, asked for or implicit (a new row's key)
+            selected = compiled.returning or ()
+        self._selected = list(selected)
         self.columns: list[str] = [column.key for column in self._selected]
         #: made from the first result: SQLAlchemy's conversions depend on the type the server sends
         self._result_processors: list[tuple[int, Processor]] | None = None
@@ -100,6 +106,21 @@ class Direct:
                 values[index] = processor(values[index])
             out.append(dict(zip(self.columns, values, strict=True)))
         return out
+
+    def rows_in(self, session: Session, given: dict[str, Any]) -> list[dict[str, Any]]:
+        """Its rows, in the session's transaction: sent straight to psycopg on PostgreSQL, through
+        SQLAlchemy elsewhere (SQLite, ``make run``'s default)."""
+        if session.get_bind().dialect.name == "postgresql":
+            return self.rows(driver_of(session), given)
+        statement: Any = self.statement  # an Executable: Direct is given statements, not bare clauses
+        return [dict(row._mapping) for row in session.execute(statement, given)]
+
+
+def _fixed_default(name: str, default: Any) -> Any:
+    """A column's default that is a constant (unreachable=False): the same at every execution."""
+    if default is None or not default.is_scalar:
+        raise ValueError(f"give {name}: its default is computed at each execution, which a Direct statement does not")
+    return default.arg
 
 
 def _wrapped(error: psycopg.Error, sql: str | None) -> exc.StatementError:

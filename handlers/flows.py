@@ -54,7 +54,7 @@ def on_lawyer_text(ctx: Context, raw: str) -> list[OutgoingMessage]:
 def on_media(ctx: Context) -> list[OutgoingMessage]:
     """Photos, voice, stickers …: we read text only; a document sent during a ticket goes to the lawyer."""
     kind = ctx.incoming.kind
-    ticket = None if ctx.is_lawyer else tickets.active_for_account(ctx.session, ctx.account.id)
+    ticket = None if ctx.is_lawyer else tickets.active_for_account(ctx.session, ctx.sender.id)
     if ticket is not None and kind in (Kind.IMAGE, Kind.FILE):
         ctx.inbound.ticket_id = ticket.id
         notice = OutgoingMessage(
@@ -66,7 +66,7 @@ def on_media(ctx: Context) -> list[OutgoingMessage]:
                 ctx.session,
                 ticket,
                 Attachment(kind, ctx.incoming.attachment),
-                channel=ctx.account.channel,
+                channel=ctx.sender.channel,
                 key=f"file:{ctx.inbound.id}",
                 now=ctx.now,
             )

@@ -18,7 +18,7 @@ RECENT_QUESTIONS = 3
 def offer_or_open(ctx: Context) -> list[OutgoingMessage]:
     """``ask_lawyer`` intent, /lawyer, the 找律师 button: open a ticket with what was asked,
     or ask for a one-line description first when there is nothing to pass on."""
-    existing = tickets.active_for_account(ctx.session, ctx.account.id)
+    existing = tickets.active_for_account(ctx.session, ctx.sender.id)
     if existing is not None:
         who = tickets.responsible_name(existing, ctx.session)
         return [OutgoingMessage(texts.TICKET_ALREADY_OPEN.format(code=existing.code, who=who))]
@@ -37,7 +37,7 @@ def recent_questions(ctx: Context) -> str:
     rows = ctx.session.scalars(
         select(Message)
         .where(
-            Message.account_id == ctx.account.id,
+            Message.account_id == ctx.sender.id,
             Message.direction == "in",
             Message.kind == "text",
             Message.payload.is_(None),
@@ -86,7 +86,7 @@ def open_with(ctx: Context, question: str, *, summary: str | None = None, intent
 def _topic_of(ctx: Context) -> str | None:
     row = ctx.session.scalar(
         select(Message.intent)
-        .where(Message.account_id == ctx.account.id, Message.direction == "in", Message.intent.is_not(None))
+        .where(Message.account_id == ctx.sender.id, Message.direction == "in", Message.intent.is_not(None))
         .order_by(Message.id.desc())
         .limit(1)
     )
@@ -108,7 +108,7 @@ def on_flow_text(ctx: Context, raw: str) -> list[OutgoingMessage]:
 
 
 def relay_follow_up(ctx: Context, raw: str) -> list[OutgoingMessage] | None:
-    ticket = tickets.active_for_account(ctx.session, ctx.account.id) if ctx.may_have_open_ticket else None
+    ticket = tickets.active_for_account(ctx.session, ctx.sender.id) if ctx.may_have_open_ticket else None
     if ticket is None:
         return None
     ctx.answered_by = "relay"
@@ -130,7 +130,7 @@ def relay_follow_up(ctx: Context, raw: str) -> list[OutgoingMessage] | None:
 def on_ticket_button(ctx: Context, action: str, code: str) -> list[OutgoingMessage]:
     """tk:resolved / tk:more from the villager's side."""
     ticket = tickets.by_code(ctx.session, code)
-    if ticket is None or ticket.account_id != ctx.account.id:
+    if ticket is None or ticket.account_id != ctx.sender.id:
         return [OutgoingMessage(texts.LAWYER_TICKET_NOT_FOUND.format(code=code))]
     actor = f"villager:{ticket.villager_id}"
     if action == "resolved":
@@ -148,7 +148,7 @@ def on_ticket_button(ctx: Context, action: str, code: str) -> list[OutgoingMessa
 
 def on_rate(ctx: Context, code: str, score: int) -> list[OutgoingMessage]:
     ticket = tickets.by_code(ctx.session, code)
-    if ticket is None or ticket.account_id != ctx.account.id or not 1 <= score <= 5:
+    if ticket is None or ticket.account_id != ctx.sender.id or not 1 <= score <= 5:
         return [OutgoingMessage(texts.LAWYER_TICKET_NOT_FOUND.format(code=code))]
     tickets.rate(ctx.session, ticket, score=score, actor=f"villager:{ticket.villager_id}", now=ctx.now)
     ctx.enter(RATING_FLOW, "comment", code=ticket.code)
@@ -160,7 +160,7 @@ def _rating_comment(ctx: Context, raw: str) -> list[OutgoingMessage]:
     if raw.strip() in ("跳过", "不用", "没有", "不写"):
         return [OutgoingMessage(texts.RATE_SKIPPED)]
     ticket = tickets.by_code(ctx.session, code)
-    if ticket is not None and ticket.account_id == ctx.account.id:
+    if ticket is not None and ticket.account_id == ctx.sender.id:
         ticket.rating_comment = raw.strip()[:1000]
         tickets.log(
             ctx.session,

@@ -36,8 +36,7 @@ def dispatch_intent(ctx: Context, intent: str) -> list[OutgoingMessage]:
 
 
 def greet(ctx: Context) -> list[OutgoingMessage]:
-    villager = ctx.villager
-    if villager is None or villager.village_id is None:
+    if ctx.village_id is None:
         return onboarding.start(ctx, intro=texts.GREETING)
     return [OutgoingMessage(texts.GREET_BACK)]
 

@@ -41,7 +41,7 @@ def bind(ctx: Context, arg: str) -> list[OutgoingMessage]:
 
 
 def unbind(ctx: Context, _arg: str) -> list[OutgoingMessage]:
-    roster.unbind(ctx.session, account=ctx.account, now=ctx.now, actor=f"account:{ctx.account.id}")
+    roster.unbind(ctx.session, account=ctx.account, now=ctx.now, actor=f"account:{ctx.sender.id}")
     ctx.leave()
     return [OutgoingMessage(texts.UNBIND_OK)]
 
@@ -143,7 +143,7 @@ def on_text(ctx: Context, raw: str) -> list[OutgoingMessage]:
 def _code_of_notification(ctx: Context, external_id: str) -> str | None:
     row = ctx.session.scalar(
         select(OutboxMessage).where(
-            OutboxMessage.account_id == ctx.account.id,
+            OutboxMessage.account_id == ctx.sender.id,
             OutboxMessage.external_message_id == external_id,
             OutboxMessage.ticket_id.is_not(None),
         )

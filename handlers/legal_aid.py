@@ -123,9 +123,7 @@ def start(
         about = _recent_topic(ctx)
     matter = arg if arg in rules.MATTER_BY_KEY else guess_matter(about or "")
     answers: dict[str, Any] = {"matter": matter} if matter else {}
-    check = LegalAidCheck(
-        account_id=ctx.account.id, village_id=villager.village_id, started_at=ctx.now, answers=answers
-    )
+    check = LegalAidCheck(account_id=ctx.sender.id, village_id=villager.village_id, started_at=ctx.now, answers=answers)
     ctx.session.add(check)
     ctx.session.flush()
     question = rules.next_question(answers) or "matter"
@@ -160,7 +158,7 @@ def _recent_topic(ctx: Context) -> str:
     row = ctx.session.scalar(
         select(Message)
         .where(
-            Message.account_id == ctx.account.id,
+            Message.account_id == ctx.sender.id,
             Message.direction == "in",
             Message.kb_slug.is_not(None),
             Message.id != ctx.inbound.id,
@@ -567,7 +565,7 @@ def _yuan(amount: float) -> str:
 def handover(ctx: Context, check_id: int) -> list[OutgoingMessage]:
     """The villager accepts the lawyer's help: a ticket carrying the interview answers."""
     check = ctx.session.get(LegalAidCheck, check_id)
-    if check is None or check.account_id != ctx.account.id:
+    if check is None or check.account_id != ctx.sender.id:
         return _ended()
     asked = ""
     if ctx.flow == FLOW and ctx.data.get("check_id") == check.id:
@@ -580,7 +578,7 @@ def handover(ctx: Context, check_id: int) -> list[OutgoingMessage]:
             return [OutgoingMessage(texts.AID_SENT_TO_OPEN_TICKET.format(who=who, code=ticket.code))]
     threshold, _ = _threshold(ctx)
     question = ticket_text(check, threshold=threshold, asked=asked)
-    existing = tickets.active_for_account(ctx.session, ctx.account.id)
+    existing = tickets.active_for_account(ctx.session, ctx.sender.id)
     if existing is not None:
         # One conversation with the lawyer at a time: the answers join the open ticket.
         message = OutgoingMessage(
@@ -600,7 +598,7 @@ def handover(ctx: Context, check_id: int) -> list[OutgoingMessage]:
         who = tickets.responsible_name(existing, ctx.session)
         return [OutgoingMessage(texts.AID_SENT_TO_OPEN_TICKET.format(who=who, code=existing.code))]
     reply = handoff.open_with(ctx, question, summary=ticket_summary(check, threshold=threshold), intent="legal_aid")
-    opened = tickets.active_for_account(ctx.session, ctx.account.id)
+    opened = tickets.active_for_account(ctx.session, ctx.sender.id)
     if opened is not None:
         check.ticket_id = opened.id
     return [reply]
@@ -671,7 +669,7 @@ def _check(ctx: Context) -> LegalAidCheck | None:
         return None
     check_id = ctx.data.get("check_id")
     check = ctx.session.get(LegalAidCheck, check_id) if isinstance(check_id, int) else None
-    return check if check is not None and check.account_id == ctx.account.id else None
+    return check if check is not None and check.account_id == ctx.sender.id else None
 
 
 def _ended() -> list[OutgoingMessage]:

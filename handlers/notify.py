@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -13,6 +14,9 @@ from core.db import insert_once
 from core.messages import Attachment, Button, Kind, OutgoingMessage
 from core.models import ChannelAccount, OutboxMessage
 
+if TYPE_CHECKING:
+    from handlers.context import Sender
+
 #: The outbox has no attachment column yet: an attachment row keeps ``<kind>:<ref>`` in ``text``
 #: under this purpose (a forwarded file has no caption of its own; its notice is a separate row).
 ATTACHMENT_PURPOSE = "attachment"
@@ -21,7 +25,7 @@ ATTACHMENT_PURPOSE = "attachment"
 def enqueue(
     session: Session,
     *,
-    account: ChannelAccount,
+    account: ChannelAccount | Sender,
     message: OutgoingMessage,
     purpose: str,
     dedup_key: str | None = None,

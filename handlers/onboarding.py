@@ -80,7 +80,7 @@ def on_text(ctx: Context, text: str) -> list[OutgoingMessage]:
 
 
 def set_village(ctx: Context, village: Village) -> list[OutgoingMessage]:
-    villager = ensure_villager(ctx)
+    villager = ensure_villager(ctx, village)
     villager.village_id = village.id
     villager.village = village
     pending = ctx.leave().get("pending_text") if ctx.flow == FLOW else None
@@ -109,15 +109,13 @@ def lawyer_lines(ctx: Context, village: Village) -> list[str]:
     ]
 
 
-def ensure_villager(ctx: Context) -> Villager:
-    if ctx.account.villager is None:
-        villager = Villager(display_name=ctx.account.display_name, created_at=ctx.now)
-        ctx.session.add(villager)
-        ctx.session.flush()
-        ctx.account.villager_id = villager.id
-        ctx.account.villager = villager
-    assert ctx.account.villager is not None
-    return ctx.account.villager
+def ensure_villager(ctx: Context, village: Village) -> Villager:
+    """The sender's villager; a new one is made of ``village`` (one INSERT, no UPDATE after it)."""
+    account = ctx.account
+    if account.villager is None:
+        account.villager = Villager(display_name=account.display_name, village=village, created_at=ctx.now)
+        ctx.session.add(account.villager)
+    return account.villager
 
 
 def _label(village: Village) -> str:

@@ -38,16 +38,16 @@ from sqlalchemy import (
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import utcnow
 from core.config import Settings
 from core.db import insert_once, is_postgres, transaction
 from core.direct import Direct, autocommitting, driver_of
 from core.messages import Button, IncomingMessage, Kind, OutgoingMessage
-from core.models import ChannelAccount, Conversation, Message
+from core.models import ChannelAccount, Conversation, Message, Villager
 from handlers import commands, flows, onboarding, texts, tickets
-from handlers.context import Context, Inbound, Services
+from handlers.context import Context, Inbound, Sender, Services
 from handlers.intents import dispatch_intent, is_emergency
 from handlers.notify import buttons_from_json, buttons_to_json, enqueue, release_held
 from nlu.normalize import is_meaningless, normalize, strip_controls
@@ -126,6 +126,9 @@ class Router:
         if self._postgres is not None:
             with autocommitting(self._postgres) as driver:
                 stored, counted = self._store_at_once(driver, incoming, now=now)
+                if stored is None and not counted:  # a new sender: their account first, then as usual
+                    _ACCOUNT_ONCE.rows(driver, _account_fields(incoming, now=now))
+                    stored, counted = self._store_at_once(driver, incoming, now=now)
             if stored is not None:
                 return stored
         with transaction(self.session_factory) as session:
@@ -285,18 +288,17 @@ class Router:
         return Inbound(**found)
 
     def _context(self, session: Session, inbound: Inbound, now: object) -> Context:
-        account, conversation, active_ticket_id = session.execute(_SENDER, {"account_id": inbound.account_id}).one()
-        if conversation is None:
-            conversation = Conversation(account_id=account.id, data={})
-            session.add(conversation)
+        (found,) = _SENDER.rows_in(session, {"account_id": inbound.account_id})
+        active_ticket_id, display_name = found.pop("active_ticket_id"), found.pop("display_name")
+        sender = Sender(**found)
         incoming = IncomingMessage(
             channel=inbound.channel,
-            user_id=account.external_id,
+            user_id=sender.external_id,
             message_id=inbound.external_id,
             text=inbound.text,
             payload=inbound.payload,
             kind=Kind(inbound.kind),
-            display_name=account.display_name,
+            display_name=display_name,
             reply_to=(inbound.meta or {}).get("reply_to"),
             attachment=(inbound.meta or {}).get("attachment"),
         )
@@ -304,8 +306,7 @@ class Router:
             session=session,
             settings=self.settings,
             services=self.services,
-            account=account,
-            conversation=conversation,
+            sender=sender,
             inbound=inbound,
             incoming=incoming,
             now=now,  # type: ignore[arg-type]
@@ -340,7 +341,7 @@ class Router:
                 driver_of(session),
                 marked
                 | {
-                    "reply_account_id": ctx.account.id,
+                    "reply_account_id": ctx.sender.id,
                     "reply_channel": inbound.channel,
                     "reply_texts": json.dumps([reply.text for reply in replies], ensure_ascii=False),
                     "reply_buttons": json.dumps(
@@ -356,7 +357,7 @@ class Router:
                     [
                         {
                             **REPLY_COLUMNS,
-                            "account_id": ctx.account.id,
+                            "account_id": ctx.sender.id,
                             "channel": inbound.channel,
                             "text": reply.text,
                             "buttons": buttons_to_json(reply.buttons),
@@ -370,7 +371,7 @@ class Router:
             for index, reply in enumerate(replies):
                 enqueue(
                     session,
-                    account=ctx.account,
+                    account=ctx.addressee,
                     message=reply,
                     purpose="reply",
                     dedup_key=reply_key(inbound.id, index),
@@ -467,6 +468,12 @@ _NOTE_INBOUND = (
         _accounts.c.rate_window_count,
     )
 )
+#: PostgreSQL: a new sender's account, unless a concurrent first message made it already.
+_ACCOUNT_ONCE = Direct(
+    postgresql.insert(_accounts)
+    .values({name: bindparam(name) for name in ("channel", "external_id", "display_name", "created_at")})
+    .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+)
 _MARK_REACHABLE = (
     update(_accounts)
     .where(_accounts.c.id == bindparam("account_id"))
@@ -526,12 +533,29 @@ _INBOUND_LOCKED = Direct(
         )
     ).with_for_update(of=_messages)
 )
-#: The account, its villager, its conversation and its active ticket's id in one query.
-_SENDER = (
-    select(ChannelAccount, Conversation, tickets.ACTIVE_TICKET_ID)
-    .outerjoin(Conversation, Conversation.account_id == ChannelAccount.id)
-    .options(joinedload(ChannelAccount.villager))
-    .where(ChannelAccount.id == bindparam("account_id"))
+_conversations: Table = Conversation.__table__  # type: ignore[assignment]
+_villagers: Table = Villager.__table__  # type: ignore[assignment]
+#: The sender (``handlers.context.Sender``), the display name and its active ticket's id, in one
+#: plain query: its account, its villager's village, its conversation.
+_SENDER = Direct(
+    select(
+        _accounts.c.id,
+        _accounts.c.channel,
+        _accounts.c.external_id,
+        _accounts.c.display_name,
+        _accounts.c.lawyer_id,
+        _accounts.c.unreachable,
+        _villagers.c.village_id,
+        _conversations.c.id.is_not(None).label("has_conversation"),
+        _conversations.c.flow,
+        _conversations.c.step,
+        _conversations.c.data,
+        tickets.ACTIVE_TICKET_ID.label("active_ticket_id"),
+    )
+    .select_from(_accounts)
+    .outerjoin(_villagers, _villagers.c.id == _accounts.c.villager_id)
+    .outerjoin(_conversations, _conversations.c.account_id == _accounts.c.id)
+    .where(_accounts.c.id == bindparam("account_id"))
 )
 _MARK_PROCESSED = (
     update(_messages)
@@ -614,16 +638,21 @@ def identity(incoming: IncomingMessage) -> dict[str, str]:
     return {"channel": incoming.channel, "external_id": incoming.user_id}
 
 
+def _account_fields(incoming: IncomingMessage, *, now: object) -> dict[str, Any]:
+    """A new account's columns (``_ACCOUNT_ONCE``; ``get_or_create_account``)."""
+    return {
+        "channel": incoming.channel,
+        "external_id": incoming.user_id,
+        "display_name": (incoming.display_name or None) and incoming.display_name[:100],
+        "created_at": now,
+    }
+
+
 def get_or_create_account(session: Session, incoming: IncomingMessage, *, now: object) -> ChannelAccount:
     account: ChannelAccount | None = session.scalar(ACCOUNT, identity(incoming))
     if account is not None:
         return account
-    account = ChannelAccount(
-        channel=incoming.channel,
-        external_id=incoming.user_id,
-        display_name=(incoming.display_name or None) and incoming.display_name[:100],
-        created_at=now,
-    )
+    account = ChannelAccount(**_account_fields(incoming, now=now))
     try:
         with session.begin_nested():
             session.add(account)
@@ -675,8 +704,7 @@ def answer_text(ctx: Context, raw: str) -> list[OutgoingMessage]:
         ctx.intent = ctx.services.classifier.parse(ctx.text)
     if is_emergency(ctx):
         return dispatch_intent(ctx, "emergency")
-    villager = ctx.villager
-    if villager is None or villager.village_id is None:
+    if ctx.village_id is None:
         if ctx.intent.intent in ("greet", "thanks_bye"):
             return onboarding.start(ctx, intro=texts.GREETING)
         return onboarding.start(ctx, intro=texts.GREETING, pending_text=raw)

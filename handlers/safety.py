@@ -42,7 +42,7 @@ def _report(ctx: Context, intent: str) -> Ticket:
     recent = ctx.session.scalar(
         select(Ticket)
         .where(
-            Ticket.account_id == ctx.account.id,
+            Ticket.account_id == ctx.sender.id,
             Ticket.kind == "major_event",
             Ticket.created_at >= ctx.now - SAME_EVENT_WINDOW,
             Ticket.status != "closed",

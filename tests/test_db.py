@@ -66,7 +66,7 @@ def test_the_senders_query_is_compiled_once_not_at_every_message(container):  # 
     """A plain ``in_`` of fixed values is an expanding parameter, rendered again at each execution."""
     from handlers.router import _SENDER
 
-    compiled = _SENDER.compile(dialect=container.engine.dialect)
+    compiled = _SENDER.statement.compile(dialect=container.engine.dialect)
     assert "POSTCOMPILE" not in compiled.string
     assert not compiled.literal_execute_params and not compiled.post_compile_params
 
@@ -197,3 +197,29 @@ def test_direct_statements_are_sent_as_sqlalchemy_would_send_them(container):  #
     assert len(statements) >= 3
     for statement in statements:
         assert statement.statement.compile(dialect=container.engine.dialect).string == statement.sql
+
+
+def test_a_direct_insert_fills_constant_defaults_and_returns_the_new_key(container):  # type: ignore[no-untyped-def]
+    """SQLAlchemy computes an INSERT's Python-side column defaults at each execution; a Direct
+    statement sends the constant ones it fixed, and refuses to leave one that must be computed."""
+    _postgres_only(container)
+    from sqlalchemy import bindparam
+    from sqlalchemy.dialects import postgresql
+
+    from core.direct import Direct, driver_of
+    from core.models import ChannelAccount, Conversation
+
+    accounts = ChannelAccount.__table__
+    insert = Direct(
+        postgresql.insert(accounts)  # type: ignore[arg-type]
+        .values(channel=bindparam("channel"), external_id=bindparam("id"), created_at=bindparam("at"))
+        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+    )
+    at = dt.datetime(2026, 11, 27, 8, 0)
+    with transaction(container.session_factory) as session:
+        (made,) = insert.rows(driver_of(session), {"channel": "webchat", "id": "d1", "at": at})
+        assert insert.rows(driver_of(session), {"channel": "webchat", "id": "d1", "at": at}) == []  # there already
+        account = session.get_one(ChannelAccount, made["id"])
+        assert (account.unreachable, account.holds_messages, account.rate_window_count) == (False, False, 0)
+    with pytest.raises(ValueError, match="updated_at"):  # utcnow(): a new value each time
+        Direct(Conversation.__table__.insert().values(account_id=bindparam("a"), data={}))  # type: ignore[attr-defined]

@@ -240,3 +240,72 @@ def test_village_matching_ranks_by_likeness_and_keeps_the_best_few(seeded):  # t
         assert [m.village.name for m in directory.match_village(s, "胡舒", limit=1)] == ["哈登胡舒嘎查"]
         assert directory.match_village(s, "红星村")[0].village.name == "红星村"
         assert directory.match_village(s, "无关的字") == []
+
+
+def test_a_new_senders_first_message_makes_their_account_as_the_model_would(seeded):  # type: ignore[no-untyped-def]
+    """On PostgreSQL a new sender's account is made by one autocommitted INSERT before the
+    message is stored; it must hold what the ORM would have made (the defaults included)."""
+    Chat(seeded, "brand-new", name="其木格").say("你好")
+    with seeded.session_factory() as s:
+        account = s.scalar(select(ChannelAccount).where(ChannelAccount.external_id == "brand-new"))
+        assert account is not None
+        assert (account.channel, account.display_name) == ("webchat", "其木格")
+        assert (account.unreachable, account.holds_messages, account.lawyer_id) == (False, False, None)
+        assert account.rate_window_count == 1  # this first message counted once, not twice
+        assert account.created_at is not None and account.last_inbound_at is not None
+
+
+def test_first_messages_of_one_new_sender_at_once_make_one_account(seeded):  # type: ignore[no-untyped-def]
+    import threading
+
+    from core.messages import IncomingMessage
+
+    start = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def first(i: int) -> None:
+        start.wait()
+        try:
+            seeded.router.handle(IncomingMessage("webchat", "racer", f"racer:{i}", text="你好"))
+        except BaseException as error:  # noqa: BLE001 — reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=first, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert _count(seeded, ChannelAccount, ChannelAccount.external_id == "racer") == 1
+    assert _count(seeded, Message, Message.direction == "in", Message.external_id.like("racer:%")) == 4
+
+
+def test_a_villagers_question_reads_the_sender_without_loading_orm_objects(seeded):  # type: ignore[no-untyped-def]
+    """The common message reads who sent it by one plain statement (handlers.context.Sender);
+    the account, villager and conversation are loaded only for a handler that changes them."""
+    from sqlalchemy import event
+
+    chat = Chat(seeded, "asker")
+    chat.say("你好")
+    chat.tap("阿巴嘎旗")
+    chat.tap("别力古台镇")
+    chat.tap("巴彦图嘎嘎查")
+    sent: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        sent.append(statement)
+
+    event.listen(seeded.engine, "before_cursor_execute", note)
+    try:
+        chat.say("老板拖欠工资不给怎么办")
+    finally:
+        event.remove(seeded.engine, "before_cursor_execute", note)
+    assert chat.text
+    # an ORM load reads every column: these two are read by no query of the common path
+    reads = [s for s in sent if s.lstrip().startswith("SELECT")]
+    assert not any("unreachable_reason" in s or "conversations.updated_at" in s for s in reads), reads
+    with seeded.session_factory() as s:  # the village chosen by the buttons was kept, and the flow left
+        conversation = s.scalar(
+            select(Conversation).join(ChannelAccount).where(ChannelAccount.external_id == "asker")
+        )
+        assert conversation is not None and conversation.flow is None
