@@ -267,7 +267,7 @@ def test_first_messages_of_one_new_sender_at_once_make_one_account(seeded):  # t
         start.wait()
         try:
             seeded.router.handle(IncomingMessage("webchat", "racer", f"racer:{i}", text="你好"))
-        except BaseException as error:  # noqa: BLE001 — reported below
+        except BaseException as error:  # reported below
             errors.append(error)
 
     threads = [threading.Thread(target=first, args=(i,)) for i in range(4)]
