@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from core.config import Settings
@@ -42,6 +42,15 @@ class Inbound:
     intent: str | None
     confidence: float | None
     ticket_id: int | None
+
+
+#: The sender's account (with its villager) and conversation as ORM objects (``Context._load``).
+_ORM_SENDER = (
+    select(ChannelAccount, Conversation)
+    .outerjoin(Conversation, Conversation.account_id == ChannelAccount.id)
+    .options(joinedload(ChannelAccount.villager))
+    .where(ChannelAccount.id == bindparam("account_id"))
+)
 
 
 @dataclass(frozen=True)
@@ -91,10 +100,23 @@ class Context:
     def account(self) -> ChannelAccount:
         """The sender's account as an ORM object (with its villager), loaded on first use."""
         if self._account is None:
-            account = self.session.get(ChannelAccount, self.sender.id, options=(joinedload(ChannelAccount.villager),))
-            assert account is not None
-            self._account = account
+            self._load()
+        assert self._account is not None
         return self._account
+
+    def _load(self) -> None:
+        """The account and the conversation as ORM objects, in one query: a handler that changes
+        one of them mostly changes the other too (choosing the village ends onboarding)."""
+        account, conversation = self.session.execute(_ORM_SENDER, {"account_id": self.sender.id}).one()
+        if self._account is None:
+            self._account = account
+        if self._conversation is None:
+            self._conversation = conversation or self._new_conversation()
+
+    def _new_conversation(self) -> Conversation:
+        conversation = Conversation(account_id=self.sender.id, data={})
+        self.session.add(conversation)
+        return conversation
 
     @property
     def addressee(self) -> ChannelAccount | Sender:
@@ -123,15 +145,11 @@ class Context:
     def conversation(self) -> Conversation:
         """The sender's flow state as an ORM object, loaded (or created) on first use."""
         if self._conversation is None:
-            found = (
-                self.session.scalar(select(Conversation).where(Conversation.account_id == self.sender.id))
-                if self.sender.has_conversation
-                else None
-            )
-            if found is None:
-                found = Conversation(account_id=self.sender.id, data={})
-                self.session.add(found)
-            self._conversation = found
+            if self.sender.has_conversation:
+                self._load()
+            else:
+                self._conversation = self._new_conversation()
+        assert self._conversation is not None
         return self._conversation
 
     @property
