@@ -63,6 +63,7 @@ class Sender:
     id: int  # the account's
     channel: str
     external_id: str
+    display_name: str | None
     lawyer_id: int | None
     unreachable: bool
     village_id: int | None  # the villager's, when the account has one

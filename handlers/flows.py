@@ -58,7 +58,11 @@ def on_media(ctx: Context) -> list[OutgoingMessage]:
     if ticket is not None and kind in (Kind.IMAGE, Kind.FILE):
         ctx.inbound.ticket_id = ticket.id
         notice = OutgoingMessage(
-            texts.NOTIFY_ATTACHMENT.format(code=ticket.code, name=tickets.display_name(ticket), kind=MEDIA_NAMES[kind])
+            texts.NOTIFY_ATTACHMENT.format(
+                code=ticket.code,
+                name=tickets.villager_name(ctx.sender.display_name, ticket.villager_id),
+                kind=MEDIA_NAMES[kind],
+            )
         )
         tickets.relay_to_responsible(ctx.session, ticket, notice, key=f"attachment:{ctx.inbound.id}", now=ctx.now)
         if ctx.incoming.attachment:

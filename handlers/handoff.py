@@ -114,7 +114,11 @@ def relay_follow_up(ctx: Context, raw: str) -> list[OutgoingMessage] | None:
     ctx.answered_by = "relay"
     ctx.inbound.ticket_id = ticket.id
     message = OutgoingMessage(
-        texts.NOTIFY_FOLLOW_UP.format(code=ticket.code, name=tickets.display_name(ticket), text=raw.strip()[:2000]),
+        texts.NOTIFY_FOLLOW_UP.format(
+            code=ticket.code,
+            name=tickets.villager_name(ctx.sender.display_name, ticket.villager_id),
+            text=raw.strip()[:2000],
+        ),
         (Button(texts.BUTTON_REPLY, f"tk:reply:{ticket.code}"),),
     )
     tickets.relay_to_responsible(ctx.session, ticket, message, key=f"followup:{ctx.inbound.id}", now=ctx.now)

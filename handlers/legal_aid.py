@@ -582,7 +582,11 @@ def handover(ctx: Context, check_id: int) -> list[OutgoingMessage]:
     if existing is not None:
         # One conversation with the lawyer at a time: the answers join the open ticket.
         message = OutgoingMessage(
-            texts.NOTIFY_FOLLOW_UP.format(code=existing.code, name=tickets.display_name(existing), text=question),
+            texts.NOTIFY_FOLLOW_UP.format(
+                code=existing.code,
+                name=tickets.villager_name(ctx.sender.display_name, existing.villager_id),
+                text=question,
+            ),
             (Button(texts.BUTTON_REPLY, f"tk:reply:{existing.code}"),),
         )
         tickets.relay_to_responsible(ctx.session, existing, message, key=f"legal_aid:{check.id}", now=ctx.now)

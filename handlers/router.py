@@ -289,7 +289,7 @@ class Router:
 
     def _context(self, session: Session, inbound: Inbound, now: object) -> Context:
         (found,) = _SENDER.rows_in(session, {"account_id": inbound.account_id})
-        active_ticket_id, display_name = found.pop("active_ticket_id"), found.pop("display_name")
+        active_ticket_id = found.pop("active_ticket_id")
         sender = Sender(**found)
         incoming = IncomingMessage(
             channel=inbound.channel,
@@ -298,7 +298,7 @@ class Router:
             text=inbound.text,
             payload=inbound.payload,
             kind=Kind(inbound.kind),
-            display_name=display_name,
+            display_name=sender.display_name,
             reply_to=(inbound.meta or {}).get("reply_to"),
             attachment=(inbound.meta or {}).get("attachment"),
         )

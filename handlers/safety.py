@@ -65,7 +65,11 @@ def _report(ctx: Context, intent: str) -> Ticket:
             ctx.session,
             recent,
             OutgoingMessage(
-                texts.NOTIFY_FOLLOW_UP.format(code=recent.code, name=tickets.display_name(recent), text=text[:2000])
+                texts.NOTIFY_FOLLOW_UP.format(
+                    code=recent.code,
+                    name=tickets.villager_name(ctx.sender.display_name, recent.villager_id),
+                    text=text[:2000],
+                )
             ),
             key=f"followup:{ctx.inbound.id}",
             now=ctx.now,

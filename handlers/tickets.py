@@ -201,8 +201,13 @@ def _villager_actor(villager: Villager | None) -> str:
 
 def display_name(ticket: Ticket) -> str:
     account = ticket.account
-    name = account.display_name if account and account.display_name else None
-    return name or (f"村民{ticket.villager_id}" if ticket.villager_id else "村民")
+    return villager_name(account.display_name if account else None, ticket.villager_id)
+
+
+def villager_name(display_name: str | None, villager_id: int | None) -> str:
+    """How a villager is named to a lawyer: their messenger name, or 村民<their number>. (The
+    handlers name the sender of the message by what was read with it: no account to load.)"""
+    return display_name or (f"村民{villager_id}" if villager_id else "村民")
 
 
 def notify_lawyer_new(session: Session, ticket: Ticket, lawyer: Lawyer, *, now: dt.datetime) -> None:
