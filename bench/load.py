@@ -349,15 +349,28 @@ def _prepare(url: str) -> None:
 
 
 class Server:
-    def __init__(self, url: str, port: int, *, wechat_api: str | None) -> None:
+    """``villagelaw serve`` with ``workers`` processes; ``under``: a command to run it under
+    (valgrind, for ``bench.instructions``), which with one worker runs the serving process itself."""
+
+    def __init__(
+        self,
+        url: str,
+        port: int,
+        *,
+        wechat_api: str | None,
+        workers: int = WORKERS,
+        under: tuple[str, ...] = (),
+        background: bool = True,
+    ) -> None:
+        self.expected_workers = workers if workers > 1 else 0  # one: uvicorn in the process itself
         env = {
             **os.environ,
             "PYTHONPATH": str(ROOT),
             "DATABASE_URL": url,
             "PORT": str(port),
-            "WEB_WORKERS": str(WORKERS),
+            "WEB_WORKERS": str(workers),
             "LOG_LEVEL": "WARNING",
-            "RUN_BACKGROUND_WORKERS": "true",
+            "RUN_BACKGROUND_WORKERS": "true" if background else "false",
             "DB_POOL_SIZE": os.environ.get("LOAD_DB_POOL_SIZE", "6"),
             "DB_MAX_OVERFLOW": "8",
         }
@@ -375,7 +388,7 @@ class Server:
         # kept after the run for reading: closed in stop()
         self.log = tempfile.NamedTemporaryFile("w+b", prefix="villagelaw-load-", suffix=".log", delete=False)  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "admin.cli", "serve", "--port", str(port)],
+            [*under, sys.executable, "-m", "admin.cli", "serve", "--port", str(port)],
             cwd=ROOT,
             env=env,
             stdout=self.log,
@@ -391,7 +404,8 @@ class Server:
         while time.monotonic() < deadline:
             assert self.process.poll() is None, "the server exited"
             try:
-                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200 and len(self.workers()) >= WORKERS:
+                healthy = httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200
+                if healthy and len(self.workers()) >= self.expected_workers:
                     time.sleep(2)  # each worker warms up (index, model) before it accepts
                     return
             except httpx.HTTPError:
