@@ -104,10 +104,11 @@ class MessagesLane:
     """ASGI middleware that answers ``POST /api/webchat/messages`` itself; every other request goes
     on to the app. Every villager's message takes this path, and FastAPI's routing and request
     handling around one endpoint — a dozen layers of coroutines, each entered and then resumed
-    when the thread's answer comes back — cost as much as a tenth of the worker's instructions for
-    a message (measured in the README). Installed inside the app's other middleware: the security
-    headers and the 500 for an unexpected error stay theirs; the errors the route's exception
-    handlers would give are given here, by the same functions."""
+    when the thread's answer comes back — cost 6 % of a serving process's instructions for a
+    message (5.95 → 5.61 M, counted as ``python -m bench instructions`` does). Installed inside
+    the app's other middleware: the security headers and the 500 for an unexpected error stay
+    theirs; the errors the route's exception handlers would give are given here, by the same
+    functions."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

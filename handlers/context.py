@@ -58,7 +58,7 @@ class Sender:
     """Who sent the message, as read with it by a plain statement: what the common path (a
     villager's question) needs to know. A handler that changes the account, the villager or the
     flow gets ORM objects (``Context.account``, ``Context.conversation``), loaded then: loading
-    them for every message cost a tenth of its instructions (README, "the sender as a row")."""
+    them for every message cost 9 % of its instructions (README, "the sender as a row")."""
 
     id: int  # the account's
     channel: str
