@@ -576,6 +576,12 @@ def test_render_numbers_options_across_replies_and_split_keeps_the_byte_limit():
     )
     assert "1. 一" in text and "2. 二" in text and payloads == ["p1", "p2"]
     assert wechat.chosen_option("2", payloads) == "p2" and wechat.chosen_option("3", payloads) is None
+    assert wechat.chosen_option("２。", payloads) == "p2"  # full-width, with a full stop
+    # not options: a number int() refuses (over 4,300 digits: it raised, a 500), other digit signs
+    assert wechat.chosen_option("1" * 5000, payloads) is None
+    assert wechat.chosen_option("0" * 10 + "1", payloads) is None
+    assert wechat.chosen_option("\u2082", payloads) == "p2"  # subscript two: NFKC makes it "2"
+    assert wechat.chosen_option("\U00010a41", payloads) is None  # a Kharoshthi digit: isdigit, not int
     long = "第一段。\n" + "字" * 1500 + "\n最后一段。"
     chunks = wechat.split_text(long)
     assert len(chunks) > 1 and all(len(c.encode()) <= wechat.MAX_TEXT_BYTES for c in chunks)
