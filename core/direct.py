@@ -26,6 +26,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
+from core.db import is_postgres
+
 _DIALECT = postgresql.dialect(driver="psycopg")  # type: ignore[no-untyped-call]
 Processor = Callable[[Any], Any]
 
@@ -110,7 +112,7 @@ class Direct:
     def rows_in(self, session: Session, given: dict[str, Any]) -> list[dict[str, Any]]:
         """Its rows, in the session's transaction: sent straight to psycopg on PostgreSQL, through
         SQLAlchemy elsewhere (SQLite, ``make run``'s default)."""
-        if session.get_bind().dialect.name == "postgresql":
+        if is_postgres(session):
             return self.rows(driver_of(session), given)
         statement: Any = self.statement  # an Executable: Direct is given statements, not bare clauses
         return [dict(row._mapping) for row in session.execute(statement, given)]

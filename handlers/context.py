@@ -111,8 +111,8 @@ class Context:
         account, conversation = self.session.execute(_ORM_SENDER, {"account_id": self.sender.id}).one()
         if self._account is None:
             self._account = account
-        if self._conversation is None:
-            self._conversation = conversation or self._new_conversation()
+        if self._conversation is None:  # none yet: made by ``conversation`` when a flow needs it
+            self._conversation = conversation
 
     def _new_conversation(self) -> Conversation:
         conversation = Conversation(account_id=self.sender.id, data={})
@@ -145,12 +145,10 @@ class Context:
     @property
     def conversation(self) -> Conversation:
         """The sender's flow state as an ORM object, loaded (or created) on first use."""
+        if self._conversation is None and self.sender.has_conversation:
+            self._load()
         if self._conversation is None:
-            if self.sender.has_conversation:
-                self._load()
-            else:
-                self._conversation = self._new_conversation()
-        assert self._conversation is not None
+            self._conversation = self._new_conversation()
         return self._conversation
 
     @property

@@ -277,15 +277,11 @@ class Router:
 
     @staticmethod
     def _inbound(session: Session, message_id: int) -> Inbound:
-        if is_postgres(session):
-            rows = _INBOUND_LOCKED.rows(driver_of(session), {"id": message_id})
-            found = rows[0] if rows else None
-        else:
-            row = session.execute(_INBOUND, {"id": message_id}).one_or_none()
-            found = dict(row._mapping) if row is not None else None
-        if found is None:
+        statement = _INBOUND_LOCKED if is_postgres(session) else _INBOUND
+        found = statement.rows_in(session, {"id": message_id})
+        if not found:
             raise LookupError(f"message {message_id} vanished")
-        return Inbound(**found)
+        return Inbound(**found[0])
 
     def _context(self, session: Session, inbound: Inbound, now: object) -> Context:
         (found,) = _SENDER.rows_in(session, {"account_id": inbound.account_id})
@@ -517,9 +513,10 @@ def _one_statement_store() -> Select[Any]:
 
 
 _STORE_AT_ONCE = Direct(_one_statement_store())
-_INBOUND = select(*(_messages.c[field.name] for field in dataclasses.fields(Inbound))).where(
+_INBOUND_COLUMNS = select(*(_messages.c[field.name] for field in dataclasses.fields(Inbound))).where(
     _messages.c.id == bindparam("id")
 )
+_INBOUND = Direct(_INBOUND_COLUMNS)
 #: PostgreSQL: the message, read under its account's advisory lock and its own row lock. One
 #: message of an account at a time: two quick taps must not both read the same flow step (or both
 #: create the conversation). An advisory lock, not the account's row lock, so that storing the
@@ -527,7 +524,7 @@ _INBOUND = select(*(_messages.c[field.name] for field in dataclasses.fields(Inbo
 #: scan, below the row lock: when a transaction that held it changed this message, the row lock
 #: reads the message again as that one committed it, and every later statement sees its work.
 _INBOUND_LOCKED = Direct(
-    _INBOUND.where(
+    _INBOUND_COLUMNS.where(
         func.pg_advisory_xact_lock(ACCOUNT_LOCK_SPACE, cast(_messages.c.account_id % 2_147_483_647, Integer)).is_not(
             None
         )
@@ -535,8 +532,8 @@ _INBOUND_LOCKED = Direct(
 )
 _conversations: Table = Conversation.__table__  # type: ignore[assignment]
 _villagers: Table = Villager.__table__  # type: ignore[assignment]
-#: The sender (``handlers.context.Sender``), the display name and its active ticket's id, in one
-#: plain query: its account, its villager's village, its conversation.
+#: The sender (``handlers.context.Sender``) and its active ticket's id, in one plain query: its
+#: account, its villager's village, its conversation.
 _SENDER = Direct(
     select(
         _accounts.c.id,
