@@ -115,7 +115,8 @@ class Direct:
         if is_postgres(session):
             return self.rows(driver_of(session), given)
         statement: Any = self.statement  # an Executable: Direct is given statements, not bare clauses
-        return [dict(row._mapping) for row in session.execute(statement, given)]
+        result = session.execute(statement, given)
+        return [dict(row._mapping) for row in result] if self.columns else []
 
 
 def _fixed_default(name: str, default: Any) -> Any:

@@ -72,7 +72,7 @@ def start(ctx: Context, arg: str) -> list[OutgoingMessage]:
         village = directory.village_by_code(ctx.session, arg[1:])
         if village is not None:
             ctx.leave()
-            return [OutgoingMessage(texts.GREETING), *onboarding.set_village(ctx, village)]
+            return [OutgoingMessage(texts.GREETING), *onboarding.set_village(ctx, village.id)]
     villager = ctx.villager
     if villager is None or villager.village_id is None:
         return onboarding.start(ctx, intro=texts.GREETING)

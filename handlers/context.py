@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from core.config import Settings
+from core.direct import Direct
 from core.messages import IncomingMessage, OutgoingMessage
 from core.models import ChannelAccount, Conversation, OutboxMessage, Villager
 from core.ports import IntentClassifier, IntentResult, Retriever
@@ -51,6 +53,13 @@ _ORM_SENDER = (
     .options(joinedload(ChannelAccount.villager))
     .where(ChannelAccount.id == bindparam("account_id"))
 )
+_conversations: Table = Conversation.__table__  # type: ignore[assignment]
+#: Leaving a flow, when its conversation was not loaded as an ORM object.
+_LEAVE = Direct(
+    update(_conversations)
+    .where(_conversations.c.account_id == bindparam("leaving"))
+    .values(flow=None, step=None, data={}, updated_at=bindparam("now"))
+)
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,7 @@ class Sender:
     display_name: str | None
     lawyer_id: int | None
     unreachable: bool
+    villager_id: int | None
     village_id: int | None  # the villager's, when the account has one
     has_conversation: bool
     flow: str | None
@@ -129,6 +139,10 @@ class Context:
         return self.account.villager
 
     @property
+    def villager_id(self) -> int | None:
+        return self._account.villager_id if self._account is not None else self.sender.villager_id
+
+    @property
     def village_id(self) -> int | None:
         if self._account is None:
             return self.sender.village_id
@@ -178,12 +192,32 @@ class Context:
         conversation.data = merged  # reassign: JSON columns do not track in-place edits
 
     def leave(self) -> dict[str, Any]:
+        """End the flow; what it had gathered. A plain UPDATE unless the conversation was loaded
+        as an ORM object (choosing the village ends onboarding this way: README, "choosing the
+        village")."""
         data = self.data
-        conversation = self.conversation
-        conversation.flow = None
-        conversation.step = None
-        conversation.data = {}
+        if self._conversation is not None:
+            conversation = self._conversation
+            conversation.flow = None
+            conversation.step = None
+            conversation.data = {}
+        elif self.sender.flow is not None or self.sender.step is not None or self.sender.data:
+            _LEAVE.rows_in(self.session, {"leaving": self.sender.id, "now": self.now})
+            self.sender = dataclasses.replace(self.sender, flow=None, step=None, data={})
         return data
+
+    def written_directly(self, **changed: Any) -> None:
+        """The sender's rows were changed by plain statements (``changed``: the Sender's fields as
+        they are now). The ORM objects a handler loaded are read again when next used."""
+        self.sender = dataclasses.replace(self.sender, **changed)
+        for loaded in (self._account, self._account.villager if self._account is not None else None):
+            if loaded is not None:
+                self.session.expire(loaded)
+
+    def flush_pending(self) -> None:
+        """Write what ORM objects hold before a plain statement (which does not flush them)."""
+        if self.session.new or self.session.dirty or self.session.deleted:
+            self.session.flush()
 
     # ---- messages to other people go through the outbox, in this transaction
 

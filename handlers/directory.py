@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, Table, and_, bindparam, or_, select
 from sqlalchemy.orm import Session, joinedload
 
+from core.direct import Direct
 from core.models import Assignment, ChannelAccount, County, Lawyer, Township, Village
 
 # Words people add or leave out when naming a place; stripped before comparing.
@@ -101,21 +102,91 @@ def clear_match(matches: list[VillageMatch]) -> Village | None:
     return None
 
 
+def _serving(on: object) -> ColumnElement[bool]:
+    """An assignment that runs on the day ``on`` (a date, or a parameter bound later)."""
+    return and_(Assignment.start_date <= on, or_(Assignment.end_date.is_(None), Assignment.end_date >= on))
+
+
 def current_assignments(session: Session, village_id: int, *, on: dt.date) -> Sequence[Assignment]:
     return session.scalars(
         select(Assignment)
         .options(joinedload(Assignment.lawyer))
-        .where(
-            Assignment.village_id == village_id,
-            Assignment.start_date <= on,
-            or_(Assignment.end_date.is_(None), Assignment.end_date >= on),
-        )
+        .where(Assignment.village_id == village_id, _serving(on))
         .order_by(Assignment.start_date, Assignment.id)
     ).all()
 
 
 def village_lawyers(session: Session, village_id: int, *, on: dt.date) -> list[Lawyer]:
     return [a.lawyer for a in current_assignments(session, village_id, on=on) if a.lawyer.active]
+
+
+@dataclass(frozen=True)
+class Place:
+    """A village by its names, as a villager is told where they are registered."""
+
+    id: int
+    name: str
+    township: str
+    county: str
+
+    @property
+    def full_name(self) -> str:  # as Village.full_name
+        return f"{self.county}{self.township}{self.name}"
+
+
+@dataclass(frozen=True)
+class LawyerContact:
+    name: str
+    firm: str
+    phone: str
+
+
+_villages: Table = Village.__table__  # type: ignore[assignment]
+_townships: Table = Township.__table__  # type: ignore[assignment]
+_counties: Table = County.__table__  # type: ignore[assignment]
+_assignments: Table = Assignment.__table__  # type: ignore[assignment]
+_lawyers: Table = Lawyer.__table__  # type: ignore[assignment]
+#: A village's names and its active lawyers on a day (one row each; one row of nulls for none), in
+#: one plain query: the message on which a villager chooses their village read the village, its
+#: township and county, then the assignments and lawyers as ORM objects (README, "choosing the village").
+_PLACE_WITH_LAWYERS = Direct(
+    select(
+        _villages.c.id,
+        _villages.c.name,
+        _townships.c.name.label("township"),
+        _counties.c.name.label("county"),
+        _lawyers.c.name.label("lawyer_name"),
+        _lawyers.c.firm.label("lawyer_firm"),
+        _lawyers.c.phone.label("lawyer_phone"),
+    )
+    .select_from(_villages)
+    .join(_townships, _townships.c.id == _villages.c.township_id)
+    .join(_counties, _counties.c.id == _townships.c.county_id)
+    .outerjoin(
+        _assignments,
+        and_(
+            _assignments.c.village_id == _villages.c.id, _serving(bindparam("on", type_=_assignments.c.start_date.type))
+        ),
+    )
+    .outerjoin(_lawyers, and_(_lawyers.c.id == _assignments.c.lawyer_id, _lawyers.c.active.is_(True)))
+    .where(_villages.c.id == bindparam("village_id"))
+    .order_by(_assignments.c.start_date, _assignments.c.id)
+)
+
+
+def place_with_lawyers(session: Session, village_id: int, *, on: dt.date) -> tuple[Place, list[LawyerContact]] | None:
+    """The village's names and its lawyers on the day ``on``, in the order ``village_lawyers`` gives."""
+    rows = _PLACE_WITH_LAWYERS.rows_in(session, {"village_id": village_id, "on": on})
+    if not rows:
+        return None
+    first = rows[0]
+    place = Place(first["id"], first["name"], first["township"], first["county"])
+    lawyers = [
+        LawyerContact(row["lawyer_name"], row["lawyer_firm"], row["lawyer_phone"])
+        for row in rows
+        if row["lawyer_name"] is not None
+    ]
+    return place, lawyers
 
 
 def lawyer_accounts(session: Session, lawyer_id: int) -> Sequence[ChannelAccount]:

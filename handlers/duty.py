@@ -179,7 +179,7 @@ def remind(ctx: Context, arg: str) -> list[OutgoingMessage]:
     if choice in ("on", "开", "开启"):
         villager.reminders_opt_in = True
         lines = [texts.REMIND_ON.format(village=village, days=days)]
-        lines.extend(schedule.next_session_lines(ctx, villager.village, limit=1))
+        lines.extend(schedule.next_session_lines(ctx, villager.village.id, limit=1))
         return [OutgoingMessage("\n".join(lines))]
     if choice in ("off", "关", "关闭"):
         villager.reminders_opt_in = False

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from core.intents import LEGAL_TOPICS
 from core.messages import Button, OutgoingMessage
-from handlers import answer, onboarding, safety, schedule, texts
+from handlers import answer, directory, onboarding, safety, schedule, texts
 from handlers.context import Context
 
 Handler = Callable[[Context], list[OutgoingMessage]]
@@ -50,11 +50,13 @@ def out_of_scope(ctx: Context) -> list[OutgoingMessage]:
 
 
 def lawyer_contact(ctx: Context) -> list[OutgoingMessage]:
-    villager = ctx.villager
-    if villager is None or villager.village is None:
+    village_id = ctx.village_id
+    found = directory.place_with_lawyers(ctx.session, village_id, on=ctx.now.date()) if village_id else None
+    if found is None:
         return onboarding.start(ctx, intro=texts.NEED_VILLAGE_FIRST)
-    lines = onboarding.lawyer_lines(ctx, villager.village)
-    lines.extend(schedule.next_session_lines(ctx, villager.village, limit=1))
+    place, lawyers = found
+    lines = onboarding.lawyer_lines(place, lawyers)
+    lines.extend(schedule.next_session_lines(ctx, place.id, limit=1))
     return [OutgoingMessage("\n".join(lines), (Button(texts.BUTTON_ASK_LAWYER, "cmd:lawyer"),))]
 
 

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy.orm import joinedload
+from sqlalchemy import Table, bindparam, insert, update
 
+from core.direct import Direct
 from core.messages import Button, OutgoingMessage
-from core.models import Township, Village, Villager
+from core.models import ChannelAccount, Village, Villager
 from handlers import directory, texts
 from handlers.context import Context
+from handlers.directory import LawyerContact, Place
 from handlers.ids import parse_id
 
 FLOW = "onboarding"
 PREFIX = "ob:"
-_FULL_NAME = (joinedload(Village.township).joinedload(Township.county),)
 
 
 def start(ctx: Context, *, pending_text: str | None = None, intro: str | None = None) -> list[OutgoingMessage]:
@@ -61,32 +62,35 @@ def on_button(ctx: Context, payload: str) -> list[OutgoingMessage]:
         return [OutgoingMessage(texts.PICK_TOWNSHIP, (*_township_buttons(ctx, ident), _restart()))]
     if level == "t":
         return [OutgoingMessage(texts.PICK_VILLAGE, (*_village_buttons(ctx, ident), _restart()))]
-    # with its township and county: the reply names all three
-    village = ctx.session.get(Village, ident, options=_FULL_NAME)
-    if village is None:
-        return start(ctx, intro=texts.ASK_VILLAGE_AGAIN)
-    return set_village(ctx, village)
+    return set_village(ctx, ident)
 
 
 def on_text(ctx: Context, text: str) -> list[OutgoingMessage]:
     matches = directory.match_village(ctx.session, text)
     village = directory.clear_match(matches)
     if village is not None:
-        return set_village(ctx, village)
+        return set_village(ctx, village.id)
     if matches:
         buttons = tuple(Button(_label(m.village), f"{PREFIX}v:{m.village.id}") for m in matches)
         return [OutgoingMessage(texts.VILLAGE_CANDIDATES, (*buttons, _restart()))]
     return [OutgoingMessage(texts.VILLAGE_NOT_FOUND.format(name=text[:20]), _first_level(ctx) or ())]
 
 
-def set_village(ctx: Context, village: Village) -> list[OutgoingMessage]:
-    villager = ensure_villager(ctx, village)
-    villager.village_id = village.id
-    villager.village = village
+def set_village(ctx: Context, village_id: int) -> list[OutgoingMessage]:
+    """Register the sender in the village and tell them who their lawyer is. Plain statements, not
+    ORM objects: two hundred villagers who start together all choose their village together, and
+    this message cost 1.8 times a question (README, "choosing the village")."""
+    found = directory.place_with_lawyers(ctx.session, village_id, on=ctx.now.date())
+    if found is None:  # gone from the directory since its button was sent
+        return start(ctx, intro=texts.ASK_VILLAGE_AGAIN)
+    place, lawyers = found
+    _register(ctx, place.id)
     pending = ctx.leave().get("pending_text") if ctx.flow == FLOW else None
-    lines = [texts.VILLAGE_SET.format(village=village.full_name)]
-    lines.extend(lawyer_lines(ctx, village))
-    lines.append(texts.VILLAGE_CHANGE_HINT)
+    lines = [
+        texts.VILLAGE_SET.format(village=place.full_name),
+        *lawyer_lines(place, lawyers),
+        texts.VILLAGE_CHANGE_HINT,
+    ]
     replies = [OutgoingMessage("\n".join(lines))]
     if pending:
         from handlers.router import answer_text  # the question they asked before choosing
@@ -97,25 +101,46 @@ def set_village(ctx: Context, village: Village) -> list[OutgoingMessage]:
     return replies
 
 
-def lawyer_lines(ctx: Context, village: Village) -> list[str]:
-    lawyers = directory.village_lawyers(ctx.session, village.id, on=ctx.now.date())
+def lawyer_lines(place: Place, lawyers: Sequence[LawyerContact]) -> list[str]:
     if not lawyers:
-        return [texts.NO_LAWYER_ASSIGNED.format(village=village.name, township=village.township.name)]
+        return [texts.NO_LAWYER_ASSIGNED.format(village=place.name, township=place.township)]
     if len(lawyers) == 1:
         lw = lawyers[0]
-        return [texts.VILLAGE_LAWYER.format(village=village.name, name=lw.name, firm=lw.firm, phone=lw.phone)]
-    return [texts.VILLAGE_LAWYERS_HEADER.format(village=village.name)] + [
+        return [texts.VILLAGE_LAWYER.format(village=place.name, name=lw.name, firm=lw.firm, phone=lw.phone)]
+    return [texts.VILLAGE_LAWYERS_HEADER.format(village=place.name)] + [
         texts.VILLAGE_LAWYER_LINE.format(name=lw.name, firm=lw.firm, phone=lw.phone) for lw in lawyers
     ]
 
 
-def ensure_villager(ctx: Context, village: Village) -> Villager:
-    """The sender's villager; a new one is made of ``village`` (one INSERT, no UPDATE after it)."""
-    account = ctx.account
-    if account.villager is None:
-        account.villager = Villager(display_name=account.display_name, village=village, created_at=ctx.now)
-        ctx.session.add(account.villager)
-    return account.villager
+_villagers: Table = Villager.__table__  # type: ignore[assignment]
+_accounts: Table = ChannelAccount.__table__  # type: ignore[assignment]
+_NEW_VILLAGER = Direct(
+    insert(_villagers)
+    .values(display_name=bindparam("display_name"), village_id=bindparam("village_id"), created_at=bindparam("now"))
+    .returning(_villagers.c.id)
+)
+_ACCOUNT_VILLAGER = Direct(
+    update(_accounts).where(_accounts.c.id == bindparam("account_id")).values(villager_id=bindparam("villager_id"))
+)
+_MOVE_VILLAGER = Direct(
+    update(_villagers).where(_villagers.c.id == bindparam("villager_id")).values(village_id=bindparam("village_id"))
+)
+
+
+def _register(ctx: Context, village_id: int) -> None:
+    """The sender's villager lives in ``village_id`` now; a new villager is made for an account
+    without one."""
+    ctx.flush_pending()
+    villager_id = ctx.villager_id
+    if villager_id is None:
+        (row,) = _NEW_VILLAGER.rows_in(
+            ctx.session, {"display_name": ctx.sender.display_name, "village_id": village_id, "now": ctx.now}
+        )
+        villager_id = row["id"]
+        _ACCOUNT_VILLAGER.rows_in(ctx.session, {"account_id": ctx.sender.id, "villager_id": villager_id})
+    else:
+        _MOVE_VILLAGER.rows_in(ctx.session, {"villager_id": villager_id, "village_id": village_id})
+    ctx.written_directly(villager_id=villager_id, village_id=village_id)
 
 
 def _label(village: Village) -> str:

@@ -542,6 +542,7 @@ _SENDER = Direct(
         _accounts.c.display_name,
         _accounts.c.lawyer_id,
         _accounts.c.unreachable,
+        _accounts.c.villager_id,
         _villagers.c.village_id,
         _conversations.c.id.is_not(None).label("has_conversation"),
         _conversations.c.flow,

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from core.clock import local_date_label, local_time_label
 from core.messages import Button, OutgoingMessage
-from core.models import DutySession, Village
+from core.models import DutySession
 from handlers import onboarding, texts
 from handlers.context import Context
 
@@ -39,8 +39,8 @@ def session_line(s: DutySession) -> str:
     )
 
 
-def next_session_lines(ctx: Context, village: Village, *, limit: int = 1) -> list[str]:
-    sessions = upcoming_sessions(ctx.session, village.id, after=ctx.now, limit=limit)
+def next_session_lines(ctx: Context, village_id: int, *, limit: int = 1) -> list[str]:
+    sessions = upcoming_sessions(ctx.session, village_id, after=ctx.now, limit=limit)
     return [
         texts.NEXT_SESSION_LINE.format(
             date=local_date_label(s.starts_at),

@@ -305,7 +305,127 @@ def test_a_villagers_question_reads_the_sender_without_loading_orm_objects(seede
     reads = [s for s in sent if s.lstrip().startswith("SELECT")]
     assert not any("unreachable_reason" in s or "conversations.updated_at" in s for s in reads), reads
     with seeded.session_factory() as s:  # the village chosen by the buttons was kept, and the flow left
-        conversation = s.scalar(
-            select(Conversation).join(ChannelAccount).where(ChannelAccount.external_id == "asker")
-        )
+        conversation = s.scalar(select(Conversation).join(ChannelAccount).where(ChannelAccount.external_id == "asker"))
         assert conversation is not None and conversation.flow is None
+
+
+def test_choosing_the_village_registers_the_villager_by_plain_statements(seeded):  # type: ignore[no-untyped-def]
+    """The message that chooses the village (two hundred villagers who start together send it
+    together) writes the villager, the account and the flow by plain statements: no ORM load."""
+    from sqlalchemy import event
+
+    chat = Chat(seeded, "settler", name="其其格")
+    chat.say("你好")
+    chat.tap("阿巴嘎旗")
+    chat.tap("别力古台镇")
+    sent: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        sent.append(statement)
+
+    event.listen(seeded.engine, "before_cursor_execute", note)
+    try:
+        chat.tap("巴彦图嘎嘎查")
+    finally:
+        event.remove(seeded.engine, "before_cursor_execute", note)
+    assert "阿巴嘎旗别力古台镇巴彦图嘎嘎查" in chat.text and "乌日娜律师" in chat.text
+    reads = [s for s in sent if s.lstrip().startswith("SELECT")]
+    assert not any("unreachable_reason" in s or "conversations.updated_at" in s for s in reads), reads
+    with seeded.session_factory() as s:
+        account = s.scalar(select(ChannelAccount).where(ChannelAccount.external_id == "settler"))
+        assert account is not None and account.villager is not None
+        assert account.villager.village is not None and account.villager.village.code == "ab01"
+        assert account.villager.display_name == "其其格"
+        conversation = s.scalar(select(Conversation).where(Conversation.account_id == account.id))
+        assert conversation is not None and (conversation.flow, conversation.step, conversation.data) == (
+            None,
+            None,
+            {},
+        )
+
+
+def test_an_old_village_button_moves_the_villager_it_does_not_make_another(seeded):  # type: ignore[no-untyped-def]
+    """A village's button tapped outside onboarding: the flow is entered (its ORM objects loaded),
+    then the villager moved by plain statements."""
+    from core.models import Village
+
+    chat = Chat(seeded, "mover")
+    chat.choose_village("阿巴嘎旗", "别力古台镇", "巴彦图嘎嘎查")
+    with seeded.session_factory() as s:
+        red_star = s.scalar(select(Village).where(Village.code == "zl01"))
+        assert red_star is not None
+    chat.say(payload=f"ob:v:{red_star.id}")
+    assert "正蓝旗上都镇红星村" in chat.text and "巴特尔律师" in chat.text
+    chat.say("我们村律师是谁")
+    assert "巴特尔律师" in chat.text and "乌日娜" not in chat.text
+    assert _count(seeded, Villager) == 1
+    with seeded.session_factory() as s:
+        villager = s.scalar(select(Villager))
+        assert villager is not None and villager.village_id == red_star.id
+        assert s.scalar(select(Conversation.flow)) is None
+
+
+def test_a_handler_that_loaded_the_account_sees_the_village_it_chose(seeded):  # type: ignore[no-untyped-def]
+    """The villager is registered by plain statements; an account a handler had loaded as an ORM
+    object before is read again afterwards, not left saying the villager has no village."""
+    from core.db import transaction
+    from core.messages import IncomingMessage
+    from core.models import Village
+    from handlers import onboarding
+
+    router = seeded.router
+    message_id, _ = router.store(IncomingMessage(channel="webchat", user_id="loaded", message_id="l-1", text="你好"))
+    with transaction(seeded.session_factory) as session:
+        village_id = session.scalar(select(Village.id).where(Village.code == "ab02"))
+        ctx = router._context(session, router._inbound(session, message_id), router.clock())
+        assert ctx.account.villager is None and ctx.village_id is None  # loaded before the choice
+        onboarding.set_village(ctx, village_id)
+        assert ctx.village_id == village_id and ctx.villager_id is not None
+        assert ctx.villager is not None and ctx.villager.village_id == village_id
+        assert ctx.account.villager_id == ctx.villager_id
+
+
+def test_a_village_lists_only_the_lawyers_serving_it_today_in_assignment_order(seeded, clock):  # type: ignore[no-untyped-def]
+    """``directory.place_with_lawyers`` (one plain query, the onboarding reply) gives the lawyers
+    ``directory.village_lawyers`` (the ORM query tickets use) gives: ended assignments and inactive
+    lawyers left out."""
+    import datetime as dt
+
+    from core.models import Assignment, Lawyer, Village
+    from handlers import directory
+
+    today = clock().date()
+    with seeded.session_factory() as s:
+        village = s.scalar(select(Village).where(Village.code == "zl02"))
+        assert village is not None
+        later = Lawyer(name="后来者", firm="甲所", phone="13900000001")
+        gone = Lawyer(name="已停用", firm="乙所", phone="13900000002", active=False)
+        ended = Lawyer(name="已期满", firm="丙所", phone="13900000003")
+        earlier = Lawyer(name="先来者", firm="丁所", phone="13900000004")
+        s.add_all([later, gone, ended, earlier])
+        s.flush()
+        s.add_all(
+            [
+                Assignment(lawyer_id=later.id, village_id=village.id, start_date=today),
+                Assignment(lawyer_id=gone.id, village_id=village.id, start_date=dt.date(2000, 1, 1)),
+                Assignment(
+                    lawyer_id=ended.id,
+                    village_id=village.id,
+                    start_date=dt.date(2000, 1, 1),
+                    end_date=today - dt.timedelta(days=1),
+                ),
+                Assignment(lawyer_id=earlier.id, village_id=village.id, start_date=dt.date(2000, 1, 1)),
+            ]
+        )
+        s.commit()
+        found = directory.place_with_lawyers(s, village.id, on=today)
+        assert found is not None
+        place, lawyers = found
+        assert place.full_name == village.full_name == "正蓝旗上都镇五一村"
+        assert [lw.name for lw in lawyers] == ["先来者", "巴特尔", "后来者"]
+        assert [lw.name for lw in lawyers] == [lw.name for lw in directory.village_lawyers(s, village.id, on=today)]
+        assert directory.place_with_lawyers(s, -1, on=today) is None
+    chat = Chat(seeded)
+    chat.choose_village("正蓝旗", "上都镇", "五一村")
+    assert "先来者" in chat.text and "后来者" in chat.text and "13904790103" in chat.text
+    assert "已停用" not in chat.text and "已期满" not in chat.text
