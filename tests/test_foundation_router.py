@@ -280,30 +280,39 @@ def test_first_messages_of_one_new_sender_at_once_make_one_account(seeded):  # t
     assert _count(seeded, Message, Message.direction == "in", Message.external_id.like("racer:%")) == 4
 
 
-def test_a_villagers_question_reads_the_sender_without_loading_orm_objects(seeded):  # type: ignore[no-untyped-def]
-    """The common message reads who sent it by one plain statement (handlers.context.Sender);
-    the account, villager and conversation are loaded only for a handler that changes them."""
+def _reads_during(container, action) -> list[str]:  # type: ignore[no-untyped-def]
+    """The SELECTs sent while ``action`` runs."""
     from sqlalchemy import event
 
-    chat = Chat(seeded, "asker")
-    chat.say("你好")
-    chat.tap("阿巴嘎旗")
-    chat.tap("别力古台镇")
-    chat.tap("巴彦图嘎嘎查")
     sent: list[str] = []
 
     def note(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
         sent.append(statement)
 
-    event.listen(seeded.engine, "before_cursor_execute", note)
+    event.listen(container.engine, "before_cursor_execute", note)
     try:
-        chat.say("老板拖欠工资不给怎么办")
+        action()
     finally:
-        event.remove(seeded.engine, "before_cursor_execute", note)
+        event.remove(container.engine, "before_cursor_execute", note)
+    return [s for s in sent if s.lstrip().startswith("SELECT")]
+
+
+def _loads_orm_sender(statement: str) -> bool:
+    # an ORM load reads every column: these two are read by no plain query of the hot path
+    return "unreachable_reason" in statement or "conversations.updated_at" in statement
+
+
+def test_a_villagers_question_reads_the_sender_without_loading_orm_objects(seeded):  # type: ignore[no-untyped-def]
+    """The common message reads who sent it by one plain statement (handlers.context.Sender);
+    the account, villager and conversation are loaded only for a handler that changes them."""
+    chat = Chat(seeded, "asker")
+    chat.say("你好")
+    chat.tap("阿巴嘎旗")
+    chat.tap("别力古台镇")
+    chat.tap("巴彦图嘎嘎查")
+    reads = _reads_during(seeded, lambda: chat.say("老板拖欠工资不给怎么办"))
     assert chat.text
-    # an ORM load reads every column: these two are read by no query of the common path
-    reads = [s for s in sent if s.lstrip().startswith("SELECT")]
-    assert not any("unreachable_reason" in s or "conversations.updated_at" in s for s in reads), reads
+    assert not any(_loads_orm_sender(s) for s in reads), reads
     with seeded.session_factory() as s:  # the village chosen by the buttons was kept, and the flow left
         conversation = s.scalar(select(Conversation).join(ChannelAccount).where(ChannelAccount.external_id == "asker"))
         assert conversation is not None and conversation.flow is None
@@ -312,25 +321,13 @@ def test_a_villagers_question_reads_the_sender_without_loading_orm_objects(seede
 def test_choosing_the_village_registers_the_villager_by_plain_statements(seeded):  # type: ignore[no-untyped-def]
     """The message that chooses the village (two hundred villagers who start together send it
     together) writes the villager, the account and the flow by plain statements: no ORM load."""
-    from sqlalchemy import event
-
     chat = Chat(seeded, "settler", name="其其格")
     chat.say("你好")
     chat.tap("阿巴嘎旗")
     chat.tap("别力古台镇")
-    sent: list[str] = []
-
-    def note(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        sent.append(statement)
-
-    event.listen(seeded.engine, "before_cursor_execute", note)
-    try:
-        chat.tap("巴彦图嘎嘎查")
-    finally:
-        event.remove(seeded.engine, "before_cursor_execute", note)
+    reads = _reads_during(seeded, lambda: chat.tap("巴彦图嘎嘎查"))
     assert "阿巴嘎旗别力古台镇巴彦图嘎嘎查" in chat.text and "乌日娜律师" in chat.text
-    reads = [s for s in sent if s.lstrip().startswith("SELECT")]
-    assert not any("unreachable_reason" in s or "conversations.updated_at" in s for s in reads), reads
+    assert not any(_loads_orm_sender(s) for s in reads), reads
     with seeded.session_factory() as s:
         account = s.scalar(select(ChannelAccount).where(ChannelAccount.external_id == "settler"))
         assert account is not None and account.villager is not None
