@@ -116,7 +116,11 @@ class Direct:
             return self.rows(driver_of(session), given)
         statement: Any = self.statement  # an Executable: Direct is given statements, not bare clauses
         result = session.execute(statement, given)
-        return [dict(row._mapping) for row in result] if self.columns else []
+        # an INSERT without RETURNING returns nothing here (PostgreSQL's compile returns the key);
+        # a SELECT run by the ORM gives a result that returns rows without saying so
+        if not getattr(result, "returns_rows", True):
+            return []
+        return [dict(row._mapping) for row in result]
 
 
 def _fixed_default(name: str, default: Any) -> Any:

@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.orm import Session, joinedload
 
 from core.config import Settings
@@ -46,28 +46,23 @@ class Inbound:
     ticket_id: int | None
 
 
-#: The sender's account (with its villager) and conversation as ORM objects (``Context._load``).
-_ORM_SENDER = (
-    select(ChannelAccount, Conversation)
-    .outerjoin(Conversation, Conversation.account_id == ChannelAccount.id)
-    .options(joinedload(ChannelAccount.villager))
-    .where(ChannelAccount.id == bindparam("account_id"))
-)
 _conversations: Table = Conversation.__table__  # type: ignore[assignment]
-#: Leaving a flow, when its conversation was not loaded as an ORM object.
-_LEAVE = Direct(
-    update(_conversations)
-    .where(_conversations.c.account_id == bindparam("leaving"))
-    .values(flow=None, step=None, data={}, updated_at=bindparam("now"))
+#: The flow state, written by plain statements (``Context._write_flow``). Named apart from the
+#: columns: an UPDATE's parameter named like one of its columns would be taken for that column's.
+_FLOW_STATE: dict[str, Any] = {name: bindparam(f"new_{name}") for name in ("flow", "step", "data", "updated_at")}
+_NEW_CONVERSATION = Direct(insert(_conversations).values(account_id=bindparam("new_account_id"), **_FLOW_STATE))
+_SET_CONVERSATION = Direct(
+    update(_conversations).where(_conversations.c.account_id == bindparam("of_account")).values(**_FLOW_STATE)
 )
 
 
 @dataclass(frozen=True)
 class Sender:
     """Who sent the message, as read with it by a plain statement: what the common path (a
-    villager's question) needs to know. A handler that changes the account, the villager or the
-    flow gets ORM objects (``Context.account``, ``Context.conversation``), loaded then: loading
-    them for every message cost 9 % of its instructions (README, "the sender as a row")."""
+    villager's question) needs to know. A handler that changes the account gets it as an ORM
+    object (``Context.account``), loaded then: loading the account and the conversation for every
+    message cost 9 % of its instructions (README, "the sender as a row"). The flow state is kept
+    here and written by plain statements (``Context.enter``, ``goto``, ``leave``)."""
 
     id: int  # the account's
     channel: str
@@ -103,7 +98,6 @@ class Context:
     #: True means "ask": a lawyer may be answering them instead of the bot.
     may_have_open_ticket: bool = True
     _account: ChannelAccount | None = field(default=None, init=False, repr=False)
-    _conversation: Conversation | None = field(default=None, init=False, repr=False)
 
     # ---- who is talking
 
@@ -111,23 +105,10 @@ class Context:
     def account(self) -> ChannelAccount:
         """The sender's account as an ORM object (with its villager), loaded on first use."""
         if self._account is None:
-            self._load()
-        assert self._account is not None
+            self._account = self.session.get_one(
+                ChannelAccount, self.sender.id, options=(joinedload(ChannelAccount.villager),)
+            )
         return self._account
-
-    def _load(self) -> None:
-        """The account and the conversation as ORM objects, in one query: a handler that changes
-        one of them mostly changes the other too (choosing the village ends onboarding)."""
-        account, conversation = self.session.execute(_ORM_SENDER, {"account_id": self.sender.id}).one()
-        if self._account is None:
-            self._account = account
-        if self._conversation is None:  # none yet: made by ``conversation`` when a flow needs it
-            self._conversation = conversation
-
-    def _new_conversation(self) -> Conversation:
-        conversation = Conversation(account_id=self.sender.id, data={})
-        self.session.add(conversation)
-        return conversation
 
     @property
     def addressee(self) -> ChannelAccount | Sender:
@@ -157,54 +138,42 @@ class Context:
     # ---- flow state (lives in the database, so it survives restarts)
 
     @property
-    def conversation(self) -> Conversation:
-        """The sender's flow state as an ORM object, loaded (or created) on first use."""
-        if self._conversation is None and self.sender.has_conversation:
-            self._load()
-        if self._conversation is None:
-            self._conversation = self._new_conversation()
-        return self._conversation
-
-    @property
     def flow(self) -> str | None:
-        return self._conversation.flow if self._conversation is not None else self.sender.flow
+        return self.sender.flow
 
     @property
     def step(self) -> str | None:
-        return self._conversation.step if self._conversation is not None else self.sender.step
+        return self.sender.step
 
     @property
     def data(self) -> dict[str, Any]:
-        data = self._conversation.data if self._conversation is not None else self.sender.data
-        return dict(data or {})
+        return dict(self.sender.data or {})
 
     def enter(self, flow: str, step: str, **data: Any) -> None:
-        conversation = self.conversation
-        conversation.flow = flow
-        conversation.step = step
-        conversation.data = data
+        self._write_flow(flow, step, data)
 
     def goto(self, step: str, **updates: Any) -> None:
-        merged = self.data
-        merged.update(updates)
-        conversation = self.conversation
-        conversation.step = step
-        conversation.data = merged  # reassign: JSON columns do not track in-place edits
+        self._write_flow(self.flow, step, self.data | updates)
 
     def leave(self) -> dict[str, Any]:
-        """End the flow; what it had gathered. A plain UPDATE unless the conversation was loaded
-        as an ORM object (choosing the village ends onboarding this way: README, "choosing the
-        village")."""
+        """End the flow; what it had gathered."""
         data = self.data
-        if self._conversation is not None:
-            conversation = self._conversation
-            conversation.flow = None
-            conversation.step = None
-            conversation.data = {}
-        elif self.sender.flow is not None or self.sender.step is not None or self.sender.data:
-            _LEAVE.rows_in(self.session, {"leaving": self.sender.id, "now": self.now})
-            self.sender = dataclasses.replace(self.sender, flow=None, step=None, data={})
+        if self.flow is not None or self.step is not None or data:
+            self._write_flow(None, None, {})
         return data
+
+    def _write_flow(self, flow: str | None, step: str | None, data: dict[str, Any]) -> None:
+        """The flow state by one plain statement, the conversation made with the first flow: as
+        ORM objects, the conversation's load and flush made choosing the village 1.8 times as
+        costly as a question (README, "choosing the village"). Messages of one account are
+        processed one at a time (``Router._inbound``'s lock), so the row read with the sender is
+        still the row."""
+        state = {"new_flow": flow, "new_step": step, "new_data": data, "new_updated_at": self.now}
+        if self.sender.has_conversation:
+            _SET_CONVERSATION.rows_in(self.session, state | {"of_account": self.sender.id})
+        else:
+            _NEW_CONVERSATION.rows_in(self.session, state | {"new_account_id": self.sender.id})
+        self.sender = dataclasses.replace(self.sender, has_conversation=True, flow=flow, step=step, data=data)
 
     def written_directly(self, **changed: Any) -> None:
         """The sender's rows were changed by plain statements (``changed``: the Sender's fields as
