@@ -113,6 +113,10 @@ class Direct:
         """Its rows, in the session's transaction: sent straight to psycopg on PostgreSQL, through
         SQLAlchemy elsewhere (SQLite, ``make run``'s default)."""
         if is_postgres(session):
+            # what the session holds is written first, as session.execute does (SQLite, below):
+            # a plain statement must see the unit of work's changes and come after them
+            if session.autoflush:
+                session.flush()
             return self.rows(driver_of(session), given)
         statement: Any = self.statement  # an Executable: Direct is given statements, not bare clauses
         result = session.execute(statement, given)

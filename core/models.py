@@ -94,7 +94,12 @@ class Village(Base):
     @property
     def full_name(self) -> str:
         t = self.township
-        return f"{t.county.name}{t.name}{self.name}"
+        return full_place_name(t.county.name, t.name, self.name)
+
+
+def full_place_name(county: str, township: str, village: str) -> str:
+    """How a village is named in full to a villager: 阿巴嘎旗别力古台镇巴彦图嘎嘎查."""
+    return f"{county}{township}{village}"
 
 
 class Lawyer(Base):

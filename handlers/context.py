@@ -183,11 +183,6 @@ class Context:
             if loaded is not None:
                 self.session.expire(loaded)
 
-    def flush_pending(self) -> None:
-        """Write what ORM objects hold before a plain statement (which does not flush them)."""
-        if self.session.new or self.session.dirty or self.session.deleted:
-            self.session.flush()
-
     # ---- messages to other people go through the outbox, in this transaction
 
     def notify(

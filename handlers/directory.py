@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from core.direct import Direct
-from core.models import Assignment, ChannelAccount, County, Lawyer, Township, Village
+from core.models import Assignment, ChannelAccount, County, Lawyer, Township, Village, full_place_name
 
 # Words people add or leave out when naming a place; stripped before comparing.
 _PLACE_SUFFIXES = re.compile(r"(嘎查村|嘎查|村委会|村民委员会|社区|村|苏木|乡|镇|街道|旗|县|区|盟|市)$")
@@ -130,8 +130,8 @@ class Place:
     county: str
 
     @property
-    def full_name(self) -> str:  # as Village.full_name
-        return f"{self.county}{self.township}{self.name}"
+    def full_name(self) -> str:
+        return full_place_name(self.county, self.township, self.name)
 
 
 @dataclass(frozen=True)
@@ -141,36 +141,28 @@ class LawyerContact:
     phone: str
 
 
-_villages: Table = Village.__table__  # type: ignore[assignment]
-_townships: Table = Township.__table__  # type: ignore[assignment]
-_counties: Table = County.__table__  # type: ignore[assignment]
-_assignments: Table = Assignment.__table__  # type: ignore[assignment]
-_lawyers: Table = Lawyer.__table__  # type: ignore[assignment]
 #: A village's names and its active lawyers on a day (one row each; one row of nulls for none), in
 #: one plain query: the message on which a villager chooses their village read the village, its
 #: township and county, then the assignments and lawyers as ORM objects (README, "choosing the village").
 _PLACE_WITH_LAWYERS = Direct(
     select(
-        _villages.c.id,
-        _villages.c.name,
-        _townships.c.name.label("township"),
-        _counties.c.name.label("county"),
-        _lawyers.c.name.label("lawyer_name"),
-        _lawyers.c.firm.label("lawyer_firm"),
-        _lawyers.c.phone.label("lawyer_phone"),
+        Village.id,
+        Village.name,
+        Township.name.label("township"),
+        County.name.label("county"),
+        Lawyer.name.label("lawyer_name"),
+        Lawyer.firm.label("lawyer_firm"),
+        Lawyer.phone.label("lawyer_phone"),
     )
-    .select_from(_villages)
-    .join(_townships, _townships.c.id == _villages.c.township_id)
-    .join(_counties, _counties.c.id == _townships.c.county_id)
+    .join(Township, Township.id == Village.township_id)
+    .join(County, County.id == Township.county_id)
     .outerjoin(
-        _assignments,
-        and_(
-            _assignments.c.village_id == _villages.c.id, _serving(bindparam("on", type_=_assignments.c.start_date.type))
-        ),
+        Assignment,
+        and_(Assignment.village_id == Village.id, _serving(bindparam("on", type_=Assignment.start_date.type))),
     )
-    .outerjoin(_lawyers, and_(_lawyers.c.id == _assignments.c.lawyer_id, _lawyers.c.active.is_(True)))
-    .where(_villages.c.id == bindparam("village_id"))
-    .order_by(_assignments.c.start_date, _assignments.c.id)
+    .outerjoin(Lawyer, and_(Lawyer.id == Assignment.lawyer_id, Lawyer.active.is_(True)))
+    .where(Village.id == bindparam("village_id"))
+    .order_by(Assignment.start_date, Assignment.id)
 )
 
 

@@ -51,7 +51,7 @@ def out_of_scope(ctx: Context) -> list[OutgoingMessage]:
 
 def lawyer_contact(ctx: Context) -> list[OutgoingMessage]:
     village_id = ctx.village_id
-    found = directory.place_with_lawyers(ctx.session, village_id, on=ctx.now.date()) if village_id else None
+    found = directory.place_with_lawyers(ctx.session, village_id, on=ctx.now.date()) if village_id is not None else None
     if found is None:
         return onboarding.start(ctx, intro=texts.NEED_VILLAGE_FIRST)
     place, lawyers = found

@@ -130,7 +130,6 @@ _MOVE_VILLAGER = Direct(
 def _register(ctx: Context, village_id: int) -> None:
     """The sender's villager lives in ``village_id`` now; a new villager is made for an account
     without one."""
-    ctx.flush_pending()
     villager_id = ctx.villager_id
     if villager_id is None:
         (row,) = _NEW_VILLAGER.rows_in(

@@ -223,3 +223,18 @@ def test_a_direct_insert_fills_constant_defaults_and_returns_the_new_key(contain
         assert (account.unreachable, account.holds_messages, account.rate_window_count) == (False, False, 0)
     with pytest.raises(ValueError, match="updated_at"):  # utcnow(): a new value each time
         Direct(Conversation.__table__.insert().values(account_id=bindparam("a"), data={}))  # type: ignore[attr-defined]
+
+
+def test_a_direct_statement_comes_after_what_the_session_holds(container):  # type: ignore[no-untyped-def]
+    """``Direct.rows_in`` writes the session's pending ORM changes first, as ``session.execute``
+    does: a plain statement sees them, and one that writes cannot be overtaken by them."""
+    from sqlalchemy import bindparam
+
+    from core.direct import Direct
+    from core.models import ChannelAccount
+
+    named = Direct(select(ChannelAccount.id).where(ChannelAccount.external_id == bindparam("who")))
+    with transaction(container.session_factory) as session:
+        pending = ChannelAccount(channel="webchat", external_id="pending-1", created_at=dt.datetime(2026, 11, 27))
+        session.add(pending)
+        assert named.rows_in(session, {"who": "pending-1"}) == [{"id": pending.id}]
