@@ -107,14 +107,17 @@ BATCHED_SQL: list[tuple[str, int, str]] = [
         "tickets",
         TICKETS,
         "INSERT INTO tickets (id, code, kind, status, urgent, villager_id, account_id, village_id, lawyer_id, "
-        "township_id, intent, question, created_at, sla_due_at, first_response_at, escalated_at, closed_at) "
+        "township_id, intent, question, created_at, sla_due_at, first_response_at, escalated_at, closed_at, "
+        "last_event_at) "
         "SELECT t.i, 'T-' || lpad(t.i::text, 6, '0'), CASE WHEN t.i % 50 = 0 THEN 'major_event' ELSE 'consult' END, "
         "t.status, t.i % 50 = 0, t.v, t.v, t.village, (t.village - 1) % :lawyers + 1, (t.village - 1) / 10 + 1, "
         "(ARRAY['land', 'labor', 'marriage_family', 'debt_contract', 'tort'])[t.i % 5 + 1], '我的问题', "
         "t.created, t.created + INTERVAL '24 hours', "
         "CASE WHEN t.status IN ('answered', 'closed') THEN t.created + INTERVAL '3 hours' END, "
         "CASE WHEN t.status = 'escalated' THEN t.created + INTERVAL '24 hours' END, "
-        "CASE WHEN t.status = 'closed' THEN t.created + INTERVAL '2 days' END "
+        "CASE WHEN t.status = 'closed' THEN t.created + INTERVAL '2 days' END, "
+        # the last of the three events "ticket events" gives ticket i
+        ":now - (t.i % 400) * INTERVAL '1 day' + INTERVAL '4 hours' "
         "FROM (SELECT i, (i * 104729) % :villagers + 1 AS v, ((i * 104729) % :villagers + 1) * 7919 % :villages + 1 "
         "AS village, s.status, CASE s.status "
         "WHEN 'open' THEN :now - (i % 30) * INTERVAL '1 hour' "

@@ -278,6 +278,9 @@ class Ticket(Base):
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     rating: Mapped[int | None] = mapped_column(Integer)
     rating_comment: Mapped[str | None] = mapped_column(Text)
+    #: The time of the latest event (``tickets.log`` keeps it), so that the auto-close scan reads a
+    #: range of one index instead of probing every answered ticket's events.
+    last_event_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     villager: Mapped[Villager | None] = relationship()
     village: Mapped[Village | None] = relationship()
     lawyer: Mapped[Lawyer | None] = relationship()
@@ -286,6 +289,7 @@ class Ticket(Base):
         Index("ix_tickets_lawyer_status", "lawyer_id", "status"),
         Index("ix_tickets_sla_scan", "status", "sla_due_at"),
         Index("ix_tickets_created", "created_at"),
+        Index("ix_tickets_silent", "status", "last_event_at"),
     )
 
 
@@ -297,7 +301,7 @@ class TicketEvent(Base):
     actor: Mapped[str] = mapped_column(String(60))  # villager:12 / lawyer:3 / admin:alice / system
     action: Mapped[str] = mapped_column(String(30))
     detail: Mapped[str | None] = mapped_column(Text)
-    #: The SLA pass's auto-close scan reads each ticket's last event from this index alone.
+    #: The auto-close pass re-checks a ticket's last event from this index alone.
     __table_args__ = (Index("ix_ticket_events_ticket_at", "ticket_id", "at"),)
 
 

@@ -58,6 +58,7 @@ QUESTION_PREVIEW = 500
 
 def log(session: Session, ticket: Ticket, *, actor: str, action: str, detail: str | None, now: dt.datetime) -> None:
     session.add(TicketEvent(ticket_id=ticket.id, actor=actor, action=action, detail=detail, at=now))
+    ticket.last_event_at = now
 
 
 def by_code(session: Session, code: str) -> Ticket | None:

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import Engine, create_engine, select, text
 
 from core.db import make_engine
-from core.models import Base
-from tests.conftest import ROOT, SHARED
+from core.migrate import upgrade
+from core.models import Base, Ticket
+from tests.conftest import PG_URL, ROOT, SHARED
 
 
 def test_migrations_create_exactly_the_models(db_url):  # type: ignore[no-untyped-def]
@@ -22,6 +27,50 @@ def test_migrations_create_exactly_the_models(db_url):  # type: ignore[no-untype
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     engine.dispose()
     assert diff == [], f"models and migrations differ; add an Alembic revision: {diff}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_engine(request, tmp_path) -> Iterator[Engine]:  # type: ignore[no-untyped-def]
+    """A database with no tables yet, for migrating step by step."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'steps.db'}")
+        yield engine
+        engine.dispose()
+        return
+    request.getfixturevalue("pg_schema_url")  # skips (or fails in CI) without PostgreSQL
+    schema = f"vl_steps_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    engine = make_engine(f"{PG_URL}?options=-csearch_path%3D{schema}")
+    yield engine
+    engine.dispose()
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+def test_upgrading_gives_existing_tickets_the_time_of_their_last_event(empty_engine):  # type: ignore[no-untyped-def]
+    upgrade(empty_engine, "0005")
+    t0 = dt.datetime(2026, 11, 1, 9, 0)
+    with empty_engine.begin() as conn:
+        for ticket_id in (1, 2):
+            conn.execute(
+                text(
+                    "INSERT INTO tickets (id, kind, status, urgent, question, created_at) "
+                    "VALUES (:id, 'consult', 'answered', false, '', :t0)"
+                ),
+                {"id": ticket_id, "t0": t0},
+            )
+        for hours in (0, 30, 5):  # not in time order
+            conn.execute(
+                text("INSERT INTO ticket_events (ticket_id, at, actor, action) VALUES (1, :at, 'system', 'x')"),
+                {"at": t0 + dt.timedelta(hours=hours)},
+            )
+    upgrade(empty_engine)
+    with empty_engine.connect() as conn:
+        last = dict(conn.execute(select(Ticket.id, Ticket.last_event_at)).all())
+    assert last == {1: t0 + dt.timedelta(hours=30), 2: None}
 
 
 def test_import_contract_keeps_messenger_sdks_in_bot():  # type: ignore[no-untyped-def]
