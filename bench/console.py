@@ -101,7 +101,6 @@ def _generate(conn) -> None:  # type: ignore[no-untyped-def]
             SELECT id, first_response_at, CASE WHEN lawyer_id IS NULL THEN 'admin:clerk' ELSE 'lawyer:' || lawyer_id END,
                    'answered', '请带上材料来坐班时面谈；也可以先申请调解。'
             FROM tickets WHERE first_response_at IS NOT NULL""",
-        "UPDATE tickets SET last_event_at = first_response_at",
         """INSERT INTO work_log_entries (village_id, lawyer_id, villager_id, ticket_id, occurred_at, method, content, result, created_at)
             SELECT village_id, lawyer_id, villager_id, id, first_response_at, 'online', question, '已答复', first_response_at
             FROM tickets WHERE first_response_at IS NOT NULL AND lawyer_id IS NOT NULL""",
