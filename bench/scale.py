@@ -116,7 +116,7 @@ BATCHED_SQL: list[tuple[str, int, str]] = [
         "CASE WHEN t.status IN ('answered', 'closed') THEN t.created + INTERVAL '3 hours' END, "
         "CASE WHEN t.status = 'escalated' THEN t.created + INTERVAL '24 hours' END, "
         "CASE WHEN t.status = 'closed' THEN t.created + INTERVAL '2 days' END, "
-        # the last of the three events "ticket events" gives ticket i
+        # last_event_at: the time of the last of the three events seeded for ticket i below
         ":now - (t.i % 400) * INTERVAL '1 day' + INTERVAL '4 hours' "
         "FROM (SELECT i, (i * 104729) % :villagers + 1 AS v, ((i * 104729) % :villagers + 1) * 7919 % :villages + 1 "
         "AS village, s.status, CASE s.status "

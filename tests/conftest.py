@@ -11,6 +11,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -34,24 +35,37 @@ os.environ.setdefault("FIT_MODELS_IN_CHILD", "false")
 T0 = dt.datetime(2026, 12, 1, 2, 0, 0)  # 10:00 in Asia/Shanghai, a Tuesday
 
 
-@pytest.fixture(scope="session")
-def pg_schema_url() -> Iterator[str]:
+def require_postgres() -> None:
+    """Skip without the test server (fail instead where it is required, as in CI)."""
     if not pg_available(PG_URL):
         if REQUIRE_PG:
             pytest.fail(f"PostgreSQL required but unreachable at {PG_URL}")
         pytest.skip("PostgreSQL not reachable")
-    schema = f"vl_test_{uuid.uuid4().hex[:10]}"
+
+
+@contextmanager
+def new_pg_schema(prefix: str) -> Iterator[str]:
+    """An empty schema of its own on the test server, as a database URL; dropped afterwards."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(PG_URL)
     with admin.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
-    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    yield url
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    try:
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_schema_url() -> Iterator[str]:
+    require_postgres()
+    with new_pg_schema("vl_test") as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import shutil
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import Engine, select, text
 
 from core.db import make_engine
 from core.migrate import upgrade
 from core.models import Base, Ticket
-from tests.conftest import PG_URL, ROOT, SHARED
+from tests.conftest import ROOT, SHARED, new_pg_schema, require_postgres
 
 
 def test_migrations_create_exactly_the_models(db_url):  # type: ignore[no-untyped-def]
@@ -32,22 +32,15 @@ def test_migrations_create_exactly_the_models(db_url):  # type: ignore[no-untype
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def empty_engine(request, tmp_path) -> Iterator[Engine]:  # type: ignore[no-untyped-def]
     """A database with no tables yet, for migrating step by step."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'steps.db'}")
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path / 'steps.db'}"
+        else:
+            require_postgres()
+            url = stack.enter_context(new_pg_schema("vl_steps"))
+        engine = make_engine(url)
         yield engine
         engine.dispose()
-        return
-    request.getfixturevalue("pg_schema_url")  # skips (or fails in CI) without PostgreSQL
-    schema = f"vl_steps_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    engine = make_engine(f"{PG_URL}?options=-csearch_path%3D{schema}")
-    yield engine
-    engine.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
 
 
 def test_upgrading_gives_existing_tickets_the_time_of_their_last_event(empty_engine):  # type: ignore[no-untyped-def]
