@@ -20,6 +20,13 @@ villagers, but messages arrive at a set rate (Poisson, ``LOAD_RATE``, 310 a seco
 the server does — how villagers actually arrive — and each latency is counted from the moment
 the message was due, so a server that falls behind shows it (no coordinated omission). The
 throughput and latency targets are checked there: 300 messages a second, answered within 200 ms.
+
+The paced run starts from a steady state (``SteadyStart``): before its clock starts, each of the
+200 villagers has already said a random number of its 20 messages, so that, as in a village where
+people arrive one by one, some are choosing their village while others are asking. Started all
+at once, they would move in step — the pacer hands its due times round the villagers in turn —
+and every ~13 s two hundred would choose their village together, a wave of the dearest messages
+that no real population sends (``LOAD_IN_STEP=1`` runs it that way).
 """
 
 from __future__ import annotations
@@ -55,6 +62,8 @@ WECHAT_MESSAGES = int(os.environ.get("LOAD_WECHAT_MESSAGES", "5000"))
 #: Messages a second in the paced run: a little above the target, so that the rate achieved can be
 #: checked against 300 as is.
 RATE = float(os.environ.get("LOAD_RATE", "310"))
+#: 1: the paced run's villagers all start at their first message, and so move in step
+IN_STEP = os.environ.get("LOAD_IN_STEP", "") == "1"
 TARGET_RATE = 300
 TARGET_P99_MS = 200
 WECHAT_TOKEN = "benchwechattoken"
@@ -108,12 +117,19 @@ class Http:
     """A bare HTTP/1.1 keep-alive connection. httpx spends about as much CPU per request as the
     server does, and the generator shares the two cores with it: this costs a tenth of that."""
 
+    #: uvicorn closes a connection idle for 5 s; a client pool opens a new one before that (httpx's
+    #: keepalive_expiry is 5 s) rather than send on one the server may be closing
+    IDLE_SECONDS = 4.0
+
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.idle_since = 0.0
 
     async def request(self, path: str, body: bytes, content_type: str = "application/json") -> tuple[int, bytes]:
+        if self.writer is not None and time.monotonic() - self.idle_since > self.IDLE_SECONDS:
+            await self.close()
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
@@ -129,6 +145,7 @@ class Http:
                 int(line.split(":", 1)[1]) for line in headers.split("\r\n") if line.startswith("content-length:")
             )
             payload = await self.reader.readexactly(length)
+            self.idle_since = time.monotonic()
             if "connection: close" in headers:
                 await self.close()
             return int(status_line.split()[1]), payload
@@ -163,6 +180,26 @@ class Pacer:
         return due
 
 
+class SteadyStart:
+    """The paced run's clock starts once every villager of the first 200 has said a random number
+    of its messages (not timed: they are sent as fast as they are answered); from then on the
+    villagers are spread over their conversations as a population arriving one by one would be."""
+
+    def __init__(self, villagers: int, rng: random.Random) -> None:
+        self.phases = [rng.randrange(MESSAGES_PER_VILLAGER) for _ in range(villagers)]
+        self.waiting = villagers
+        self.go = asyncio.Event()
+        self.started = 0.0
+
+    async def arrive(self) -> None:
+        """One villager is where it starts from: wait until all are."""
+        self.waiting -= 1
+        if self.waiting == 0:
+            self.started = time.perf_counter()
+            self.go.set()
+        await self.go.wait()
+
+
 #: What a villager says: a text, or the payload of a button they tap.
 Turn = tuple[str | None, str | None]
 
@@ -189,7 +226,11 @@ async def _villager(
     tally: Tally,
     rng: random.Random,
     pace: Pacer | None = None,
+    untimed: int = 0,
+    steady: SteadyStart | None = None,
 ) -> None:
+    """``untimed``: the first so many messages are sent before ``steady``'s clock starts, counted
+    in the database's checks but not in the latencies."""
     user = f"load{index:05d}"
     counter = 0
     http = Http(*base)
@@ -199,14 +240,18 @@ async def _villager(
         counter += 1
         client_id = f"m{counter}"
         body = {"user_id": user, "client_id": client_id, **({"payload": payload} if payload else {"text": text})}
-        started = await pace() if pace else time.perf_counter()
+        timed = counter > untimed
+        if steady is not None and counter == untimed + 1:
+            await steady.arrive()
+        started = await pace() if pace and timed else time.perf_counter()
         try:
             status, raw = await http.request("/api/webchat/messages", json.dumps(body, ensure_ascii=False).encode())
         except Exception as exc:
             tally.record(started)
             tally.errors[type(exc).__name__] += 1
             return []
-        tally.record(started)
+        if timed:
+            tally.record(started)
         if status != 200:
             tally.errors[f"HTTP {status}"] += 1
             return []
@@ -236,20 +281,29 @@ async def _drive(
     concurrency: int = CONCURRENCY,
     rate: float | None = None,
 ) -> float:
-    """Villagers ``concurrency`` at a time; ``rate``: paced at that many messages a second."""
+    """Villagers ``concurrency`` at a time; ``rate``: paced at that many messages a second, from a
+    steady state unless ``LOAD_IN_STEP``. The seconds it took (paced from a steady state: from
+    when the clock started)."""
     rng = random.Random(2026)
     pace = Pacer(rate, random.Random(11)) if rate else None
+    slots = min(concurrency, len(villagers))
+    steady = SteadyStart(slots, random.Random(5)) if rate and not IN_STEP else None
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in villagers:
         queue.put_nowait(i)
 
-    async def worker() -> None:
+    async def worker(slot: int) -> None:
+        first = True
         while not queue.empty():
-            await _villager(base, queue.get_nowait(), questions, tally, rng, pace)
+            # only the first villager of each slot is on its way when the clock starts
+            on_the_way = steady if first else None
+            untimed = on_the_way.phases[slot] if on_the_way else 0
+            await _villager(base, queue.get_nowait(), questions, tally, rng, pace, untimed, on_the_way)
+            first = False
 
     started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return time.perf_counter() - started
+    await asyncio.gather(*(worker(slot) for slot in range(slots)))
+    return time.perf_counter() - (steady.started if steady else started)
 
 
 # ---------------------------------------------------------------------- WeChat (when present)
