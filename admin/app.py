@@ -52,10 +52,12 @@ def serve_app() -> FastAPI:
 
 #: How long a thread holding the GIL keeps it while another thread waits for it (Python's default
 #: is 5 ms). In a serving worker the event loop's thread — reading requests, writing answers —
-#: waits for the GIL while a web chat thread processes a message; at 5 ms the answers queued
-#: behind that wait. Paced at 170 msg/s on this 2-core machine (a throwaway script around
-#: ``bench.load``, 10,146 messages a run, alternating): p99 324/225/222 ms at 5 ms against
-#: 158/154/150 ms at 1 ms, the same CPU a message; 0.3 ms switched more and was no better (212, 218).
+#: waits for the GIL while a web chat thread processes a message, and an answer that is ready
+#: waits behind it. Paced at 170 msg/s on a slow 2-core host (a throwaway script around
+#: ``bench.load``, 10,146 messages a run, 1 ms and 5 ms alternating): median p50 19.4 ms over nine
+#: runs at 1 ms against 22.9 over seven at 5 ms, the same CPU a message (6.1 / 6.3 ms); the p99s
+#: (median 154 against 222 ms) overlapped — 1 ms lower in only four of seven pairs — with the host's
+#: drift. 0.3 ms switched more and was no better.
 GIL_SWITCH_SECONDS = 0.001
 
 
