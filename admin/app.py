@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sys
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -44,27 +43,10 @@ def serve_app() -> FastAPI:
     """The app as each uvicorn worker process builds it (``villagelaw serve`` with WEB_WORKERS > 1)."""
     from core.logs import configure_logging
 
-    tune_serving_process()
+    limit_malloc_arenas()
     settings = get_settings()
     configure_logging(settings.log_level)
     return create_app(settings)
-
-
-#: How long a thread holding the GIL keeps it while another thread waits for it (Python's default
-#: is 5 ms). In a serving worker the event loop's thread — reading requests, writing answers —
-#: waits for the GIL while a web chat thread processes a message, and an answer that is ready
-#: waits behind it. Paced at 170 msg/s on a slow 2-core host (a throwaway script around
-#: ``bench.load``, 10,146 messages a run, 1 ms and 5 ms alternating): median p50 19.4 ms over nine
-#: runs at 1 ms against 22.9 over seven at 5 ms, the same CPU a message (6.1 / 6.3 ms); the p99s
-#: (median 154 against 222 ms) overlapped — 1 ms lower in only four of seven pairs — with the host's
-#: drift. 0.3 ms switched more and was no better.
-GIL_SWITCH_SECONDS = 0.001
-
-
-def tune_serving_process() -> None:
-    """A serving process's runtime settings, before its threads start."""
-    limit_malloc_arenas()
-    sys.setswitchinterval(GIL_SWITCH_SECONDS)
 
 
 def limit_malloc_arenas(arenas: int = 2) -> None:

@@ -87,9 +87,9 @@ def serve(
     work through the database (the outbox claims rows, the scheduler takes a lease)."""
     import uvicorn
 
-    from admin.app import create_app, fit_models_in_child, tune_serving_process
+    from admin.app import create_app, fit_models_in_child, limit_malloc_arenas
 
-    tune_serving_process()
+    limit_malloc_arenas()
     _configure_logging()
     settings = get_settings()
     if telegram_polling:
