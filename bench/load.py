@@ -247,11 +247,12 @@ async def _villager(
         try:
             status, raw = await http.request("/api/webchat/messages", json.dumps(body, ensure_ascii=False).encode())
         except Exception as exc:
-            tally.record(started)
+            status, raw = 0, b""
             tally.errors[type(exc).__name__] += 1
-            return []
         if timed:
             tally.record(started)
+        if status == 0:
+            return []
         if status != 200:
             tally.errors[f"HTTP {status}"] += 1
             return []
@@ -293,13 +294,11 @@ async def _drive(
         queue.put_nowait(i)
 
     async def worker(slot: int) -> None:
-        first = True
+        # only the first villager of each slot is on its way when the clock starts
+        untimed, on_the_way = (steady.phases[slot], steady) if steady else (0, None)
         while not queue.empty():
-            # only the first villager of each slot is on its way when the clock starts
-            on_the_way = steady if first else None
-            untimed = on_the_way.phases[slot] if on_the_way else 0
             await _villager(base, queue.get_nowait(), questions, tally, rng, pace, untimed, on_the_way)
-            first = False
+            untimed, on_the_way = 0, None
 
     started = time.perf_counter()
     await asyncio.gather(*(worker(slot) for slot in range(slots)))
