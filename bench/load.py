@@ -41,7 +41,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -183,18 +183,22 @@ class Pacer:
 class SteadyStart:
     """The paced run's clock starts once every villager of the first 200 has said a random number
     of its messages (not timed: they are sent as fast as they are answered); from then on the
-    villagers are spread over their conversations as a population arriving one by one would be."""
+    villagers are spread over their conversations as a population arriving one by one would be.
+    ``on_start`` is called as the clock starts: what is measured beside the latencies (CPU) starts
+    there too."""
 
-    def __init__(self, villagers: int, rng: random.Random) -> None:
+    def __init__(self, villagers: int, rng: random.Random, on_start: Callable[[], None]) -> None:
         self.phases = [rng.randrange(MESSAGES_PER_VILLAGER) for _ in range(villagers)]
         self.waiting = villagers
         self.go = asyncio.Event()
+        self.on_start = on_start
         self.started = 0.0
 
     async def arrive(self) -> None:
         """One villager is where it starts from: wait until all are."""
         self.waiting -= 1
         if self.waiting == 0:
+            self.on_start()
             self.started = time.perf_counter()
             self.go.set()
         await self.go.wait()
@@ -281,14 +285,15 @@ async def _drive(
     *,
     concurrency: int = CONCURRENCY,
     rate: float | None = None,
+    on_start: Callable[[], None] = lambda: None,
 ) -> float:
     """Villagers ``concurrency`` at a time; ``rate``: paced at that many messages a second, from a
     steady state unless ``LOAD_IN_STEP``. The seconds it took (paced from a steady state: from
-    when the clock started)."""
+    when the clock started, when ``on_start`` is called)."""
     rng = random.Random(2026)
     pace = Pacer(rate, random.Random(11)) if rate else None
     slots = min(concurrency, len(villagers))
-    steady = SteadyStart(slots, random.Random(5)) if rate and not IN_STEP else None
+    steady = SteadyStart(slots, random.Random(5), on_start) if rate and not IN_STEP else None
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in villagers:
         queue.put_nowait(i)
@@ -642,15 +647,26 @@ def run() -> bool:
         warm = Tally()
         _run(_drive(server.address, range(VILLAGERS, VILLAGERS + 20), questions, warm))  # connections, caches
 
-        async def measured(drive) -> tuple[float, dict[str, Any], Sampler]:  # type: ignore[no-untyped-def]
+        async def measured(
+            drive: Callable[[Callable[[], None]], Awaitable[float]],
+        ) -> tuple[float, dict[str, Any], Sampler]:
+            """``drive(start)``: its seconds; CPU is counted from its start, or from when it calls
+            ``start`` (the paced run's clock: its untimed start is neither timed nor counted)."""
             sampler = Sampler(server)
             task = asyncio.create_task(sampler.run())
             me = psutil.Process()
             workers = [psutil.Process(server.process.pid), *server.workers()]
-            each_before = [_cpu_seconds([w]) for w in workers]
-            before = {p.pid: _cpu_seconds([p]) for p in _postgres_processes()}
-            cpu = (_cpu_seconds([me]), _cpu_seconds(workers), _busy_seconds())
-            wall = await drive
+
+            at_start: dict[str, Any] = {}
+
+            def start() -> None:
+                at_start["each worker"] = [_cpu_seconds([w]) for w in workers]
+                at_start["postgres"] = {p.pid: _cpu_seconds([p]) for p in _postgres_processes()}
+                at_start["cpu"] = (_cpu_seconds([me]), _cpu_seconds(workers), _busy_seconds())
+
+            start()
+            wall = await drive(start)
+            each_before, before, cpu = at_start["each worker"], at_start["postgres"], at_start["cpu"]
             after_pg = {p.pid: _cpu_seconds([p]) for p in _postgres_processes()}
             after = (_cpu_seconds([me]), _cpu_seconds(workers), _busy_seconds())
             sampler.stop()
@@ -670,11 +686,13 @@ def run() -> bool:
             return wall, shares, sampler
 
         tally = Tally()
-        wall, cpu, sampler = _run(measured(_drive(server.address, range(VILLAGERS), questions, tally)))
+        wall, cpu, sampler = _run(measured(lambda start: _drive(server.address, range(VILLAGERS), questions, tally)))
         ok &= _report("web chat API, saturated", tally, wall, cpu, checks="capacity")
         paced = Tally()
         paced_range = range(VILLAGERS + 70, 2 * VILLAGERS + 70)
-        pwall, pcpu, _ = _run(measured(_drive(server.address, paced_range, questions, paced, rate=RATE)))
+        pwall, pcpu, _ = _run(
+            measured(lambda start: _drive(server.address, paced_range, questions, paced, rate=RATE, on_start=start))
+        )
         ok &= _report(f"web chat API, paced at {RATE:g} msg/s", paced, pwall, pcpu, checks="paced")
         for key, replies in paced.sent.items():
             tally.sent[key] = replies  # verified with the rest
@@ -695,7 +713,9 @@ def run() -> bool:
         ok &= check("not answered exactly once", wrong, 0, unit="")
         if wechat:
             wtally = Tally()
-            wwall, wcpu, _ = _run(measured(_drive_wechat(server.address, WECHAT_MESSAGES, questions, wtally)))
+            wwall, wcpu, _ = _run(
+                measured(lambda start: _drive_wechat(server.address, WECHAT_MESSAGES, questions, wtally))
+            )
             _report("WeChat POST /wechat", wtally, wwall, wcpu, checks=None)
             _settle(url)
             stored, lost, wrong = _verify(url, wtally, channel="wechat")

@@ -1,0 +1,39 @@
+"""The load benchmark's steady start: its clock, and what is counted beside it, start only when
+every villager has said its untimed messages."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+from bench.load import MESSAGES_PER_VILLAGER, SteadyStart
+
+
+def test_the_clock_starts_when_the_last_villager_arrives_and_not_before() -> None:
+    async def scenario() -> tuple[list[str], float]:
+        events: list[str] = []
+        steady = SteadyStart(3, random.Random(1), on_start=lambda: events.append("clock"))
+
+        async def villager(name: str, untimed_sends: int) -> None:
+            for _ in range(untimed_sends):  # untimed messages, answered at once
+                await asyncio.sleep(0)
+            events.append(f"{name} arrived")
+            await steady.arrive()
+            events.append(f"{name} timed")
+
+        await asyncio.gather(villager("a", 0), villager("b", 5), villager("c", 2))
+        return events, steady.started
+
+    events, started = asyncio.run(scenario())
+    arrived = [e for e in events if e.endswith("arrived")]
+    assert events[: len(arrived) + 1] == [*arrived, "clock"], events
+    assert events.count("clock") == 1
+    assert sorted(events[len(arrived) + 1 :]) == ["a timed", "b timed", "c timed"]
+    assert started > 0
+
+
+def test_every_villager_starts_inside_its_conversation() -> None:
+    # a phase as long as the conversation would leave that villager never arriving: the run would hang
+    steady = SteadyStart(500, random.Random(5), on_start=lambda: None)
+    assert all(0 <= phase < MESSAGES_PER_VILLAGER for phase in steady.phases)
+    assert len(set(steady.phases)) > MESSAGES_PER_VILLAGER // 2  # spread, not in step
