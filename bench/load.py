@@ -427,7 +427,8 @@ class Server:
             "DATABASE_URL": url,
             "PORT": str(port),
             "WEB_WORKERS": str(workers),
-            "LOG_LEVEL": "WARNING",
+            # the level it ships with: uvicorn's access line for every request is part of the cost
+            "LOG_LEVEL": os.environ.get("LOAD_LOG_LEVEL", "INFO"),
             "RUN_BACKGROUND_WORKERS": "true" if background else "false",
             "DB_POOL_SIZE": os.environ.get("LOAD_DB_POOL_SIZE", "6"),
             "DB_MAX_OVERFLOW": "8",
