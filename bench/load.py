@@ -535,6 +535,64 @@ def _postgres_processes() -> list[psutil.Process]:
     return [p for p in psutil.process_iter(["name"]) if (p.info["name"] or "").startswith("postgres")]
 
 
+@dataclass
+class CpuReading:
+    """CPU seconds so far: the generator's, each server process's (the supervisor first), each
+    PostgreSQL process's, and the whole machine's busy time."""
+
+    generator: float
+    each_server: list[float]
+    postgres: dict[int, float]
+    busy: float
+
+    @classmethod
+    def now(cls, me: psutil.Process, servers: list[psutil.Process]) -> CpuReading:
+        return cls(
+            generator=_cpu_seconds([me]),
+            each_server=[_cpu_seconds([p]) for p in servers],
+            postgres={p.pid: _cpu_seconds([p]) for p in _postgres_processes()},
+            busy=_busy_seconds(),
+        )
+
+    def shares_since(self, start: CpuReading, wall: float) -> dict[str, Any]:
+        """Each side's share of all cores over ``wall`` seconds (%), and the seconds behind them."""
+        seconds = {
+            "generator": self.generator - start.generator,
+            "server": sum(self.each_server) - sum(start.each_server),
+            # a backend that connected since the start counts from nothing
+            "postgres": sum(v - start.postgres.get(pid, 0.0) for pid, v in self.postgres.items()),
+        }
+        seconds["others"] = max(self.busy - start.busy - sum(seconds.values()), 0.0)
+        shares: dict[str, Any] = {k: v / wall / psutil.cpu_count() * 100 for k, v in seconds.items()}
+        shares["server seconds"] = seconds["server"]
+        shares["generator seconds"] = seconds["generator"]
+        # how evenly the kernel spread the villagers' connections over the workers
+        shares["each worker"] = [a - b for a, b in zip(self.each_server, start.each_server, strict=True)][1:]
+        return shares
+
+
+async def _measured(
+    server: Server, drive: Callable[[Callable[[], None]], Awaitable[float]]
+) -> tuple[float, dict[str, Any], Sampler]:
+    """``drive(start)``: its seconds; CPU is counted from its start, or from when it calls
+    ``start`` (the paced run's clock: its untimed start is neither timed nor counted)."""
+    sampler = Sampler(server)
+    task = asyncio.create_task(sampler.run())
+    me = psutil.Process()
+    servers = [psutil.Process(server.process.pid), *server.workers()]
+    start = CpuReading.now(me, servers)
+
+    def clock_started() -> None:
+        nonlocal start
+        start = CpuReading.now(me, servers)
+
+    wall = await drive(clock_started)
+    end = CpuReading.now(me, servers)
+    sampler.stop()
+    await task
+    return wall, end.shares_since(start, wall), sampler
+
+
 # ---------------------------------------------------------------------- verification
 
 
@@ -648,51 +706,17 @@ def run() -> bool:
         warm = Tally()
         _run(_drive(server.address, range(VILLAGERS, VILLAGERS + 20), questions, warm))  # connections, caches
 
-        async def measured(
-            drive: Callable[[Callable[[], None]], Awaitable[float]],
-        ) -> tuple[float, dict[str, Any], Sampler]:
-            """``drive(start)``: its seconds; CPU is counted from its start, or from when it calls
-            ``start`` (the paced run's clock: its untimed start is neither timed nor counted)."""
-            sampler = Sampler(server)
-            task = asyncio.create_task(sampler.run())
-            me = psutil.Process()
-            workers = [psutil.Process(server.process.pid), *server.workers()]
-
-            at_start: dict[str, Any] = {}
-
-            def start() -> None:
-                at_start["each worker"] = [_cpu_seconds([w]) for w in workers]
-                at_start["postgres"] = {p.pid: _cpu_seconds([p]) for p in _postgres_processes()}
-                at_start["cpu"] = (_cpu_seconds([me]), _cpu_seconds(workers), _busy_seconds())
-
-            start()
-            wall = await drive(start)
-            each_before, before, cpu = at_start["each worker"], at_start["postgres"], at_start["cpu"]
-            after_pg = {p.pid: _cpu_seconds([p]) for p in _postgres_processes()}
-            after = (_cpu_seconds([me]), _cpu_seconds(workers), _busy_seconds())
-            sampler.stop()
-            await task
-            pg_seconds = sum(v - before.get(pid, 0.0) for pid, v in after_pg.items())
-            seconds = {
-                "generator": after[0] - cpu[0],
-                "server": after[1] - cpu[1],
-                "postgres": pg_seconds,
-            }
-            seconds["others"] = max(after[2] - cpu[2] - sum(seconds.values()), 0.0)
-            shares = {k: v / wall / psutil.cpu_count() * 100 for k, v in seconds.items()}
-            shares["server seconds"] = seconds["server"]
-            # how evenly the kernel spread the villagers' connections over the workers
-            shares["each worker"] = [_cpu_seconds([w]) - b for w, b in zip(workers, each_before, strict=True)][1:]
-            shares["generator seconds"] = seconds["generator"]
-            return wall, shares, sampler
-
         tally = Tally()
-        wall, cpu, sampler = _run(measured(lambda start: _drive(server.address, range(VILLAGERS), questions, tally)))
+        wall, cpu, sampler = _run(
+            _measured(server, lambda start: _drive(server.address, range(VILLAGERS), questions, tally))
+        )
         ok &= _report("web chat API, saturated", tally, wall, cpu, checks="capacity")
         paced = Tally()
         paced_range = range(VILLAGERS + 70, 2 * VILLAGERS + 70)
         pwall, pcpu, _ = _run(
-            measured(lambda start: _drive(server.address, paced_range, questions, paced, rate=RATE, on_start=start))
+            _measured(
+                server, lambda start: _drive(server.address, paced_range, questions, paced, rate=RATE, on_start=start)
+            )
         )
         ok &= _report(f"web chat API, paced at {RATE:g} msg/s", paced, pwall, pcpu, checks="paced")
         for key, replies in paced.sent.items():
@@ -715,7 +739,7 @@ def run() -> bool:
         if wechat:
             wtally = Tally()
             wwall, wcpu, _ = _run(
-                measured(lambda start: _drive_wechat(server.address, WECHAT_MESSAGES, questions, wtally))
+                _measured(server, lambda start: _drive_wechat(server.address, WECHAT_MESSAGES, questions, wtally))
             )
             _report("WeChat POST /wechat", wtally, wwall, wcpu, checks=None)
             _settle(url)

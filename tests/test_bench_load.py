@@ -1,12 +1,15 @@
 """The load benchmark's steady start: its clock, and what is counted beside it, start only when
-every villager has said its untimed messages."""
+every villager has said its untimed messages; and the CPU shares it prints."""
 
 from __future__ import annotations
 
 import asyncio
 import random
 
-from bench.load import MESSAGES_PER_VILLAGER, SteadyStart
+import psutil
+import pytest
+
+from bench.load import MESSAGES_PER_VILLAGER, CpuReading, SteadyStart
 
 
 def test_the_clock_starts_when_the_last_villager_arrives_and_not_before() -> None:
@@ -37,3 +40,19 @@ def test_every_villager_starts_inside_its_conversation() -> None:
     steady = SteadyStart(500, random.Random(5), on_start=lambda: None)
     assert all(0 <= phase < MESSAGES_PER_VILLAGER for phase in steady.phases)
     assert len(set(steady.phases)) > MESSAGES_PER_VILLAGER // 2  # spread, not in step
+
+
+def test_cpu_shares_count_each_side_since_the_start() -> None:
+    cores = psutil.cpu_count()
+    start = CpuReading(generator=1.0, each_server=[0.5, 10.0, 20.0], postgres={7: 3.0}, busy=100.0)
+    # a backend (pid 8) connected during the run; the supervisor (first) did a little too
+    end = CpuReading(generator=2.0, each_server=[0.7, 14.0, 23.0], postgres={7: 4.0, 8: 2.0}, busy=120.0)
+    shares = end.shares_since(start, wall=10.0)
+    assert shares["server seconds"] == pytest.approx(7.2)
+    assert shares["generator seconds"] == pytest.approx(1.0)
+    assert shares["each worker"] == pytest.approx([4.0, 3.0])
+    assert shares["postgres"] == pytest.approx(3.0 / 10.0 / cores * 100)
+    assert shares["others"] == pytest.approx((20.0 - 7.2 - 1.0 - 3.0) / 10.0 / cores * 100)
+    # busy time read a moment apart from the processes' can come out below their sum: not negative
+    idle = CpuReading(generator=2.0, each_server=[0.7, 14.0, 23.0], postgres={7: 4.0, 8: 2.0}, busy=105.0)
+    assert idle.shares_since(start, wall=10.0)["others"] == 0.0
