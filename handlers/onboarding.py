@@ -79,7 +79,7 @@ def on_text(ctx: Context, text: str) -> list[OutgoingMessage]:
 def set_village(ctx: Context, village_id: int) -> list[OutgoingMessage]:
     """Register the sender in the village and tell them who their lawyer is. Plain statements, not
     ORM objects: two hundred villagers who start together all choose their village together, and
-    this message cost 1.8 times a question (README, "choosing the village")."""
+    this message cost 1.8 times a question (docs/PERFORMANCE.md, "choosing the village")."""
     found = directory.place_with_lawyers(ctx.session, village_id, on=ctx.now.date())
     if found is None:  # gone from the directory since its button was sent
         return start(ctx, intro=texts.ASK_VILLAGE_AGAIN)
