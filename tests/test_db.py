@@ -238,3 +238,58 @@ def test_a_direct_statement_comes_after_what_the_session_holds(container):  # ty
         pending = ChannelAccount(channel="webchat", external_id="pending-1", created_at=dt.datetime(2026, 11, 27))
         session.add(pending)
         assert named.rows_in(session, {"who": "pending-1"}) == [{"id": pending.id}]
+
+
+def test_a_threads_next_unit_of_work_starts_clean_in_the_session_it_reuses(container):  # type: ignore[no-untyped-def]
+    """``transaction`` hands a thread's closed session out again: nothing of the last unit of work
+    may be in it, a failed one is not handed out, a nested one gets its own, and another thread its
+    own."""
+    import threading
+
+    factory = container.session_factory
+    with transaction(factory) as first:
+        cache_entries.put(first, "k", "v1", expires_at=None)
+        loaded = first.scalars(select(CacheEntry).where(CacheEntry.key == "k")).one()
+        with transaction(factory) as nested:
+            assert nested is not first
+    with transaction(factory) as second:
+        assert second is first  # what makes it cheaper
+        assert not second.identity_map and not second.new and not second.dirty
+        assert loaded not in second
+        cache_entries.put(second, "k", "v2", expires_at=None)
+    with transaction(factory) as third:
+        assert third.scalar(select(CacheEntry.value).where(CacheEntry.key == "k")) == "v2"
+    with pytest.raises(RuntimeError), transaction(factory) as failed:
+        cache_entries.put(failed, "k", "lost", expires_at=None)
+        raise RuntimeError
+    with transaction(factory) as after:
+        assert after is not failed
+        assert after.scalar(select(CacheEntry.value).where(CacheEntry.key == "k")) == "v2"
+    elsewhere: list[object] = []
+
+    def other_thread() -> None:
+        with transaction(factory) as session:
+            elsewhere.append(session)
+
+    worker = threading.Thread(target=other_thread)
+    worker.start()
+    worker.join()
+    assert elsewhere and elsewhere[0] is not after
+
+
+def test_a_kept_session_does_not_keep_its_factory_alive() -> None:
+    import gc
+    import weakref
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.orm import sessionmaker
+
+    engine = create_engine("sqlite://")
+    factory = sessionmaker(engine)
+    with transaction(factory) as session:
+        session.execute(text("SELECT 1"))
+    gone = weakref.ref(factory)
+    del factory, session
+    gc.collect()
+    assert gone() is None
+    engine.dispose()
