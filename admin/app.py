@@ -156,10 +156,11 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.state.container = container
     app.state.settings = settings
     # Two threads keep both cores busy while one message waits for PostgreSQL; every thread more
-    # only passes the GIL back and forth (docs/PERFORMANCE.md, "fewer threads": 4.3 ms of server CPU per message
-    # with two, 4.95–5.75 with one, three or six). Threads of its own, so a slow console export does
-    # not hold up the villagers, nor they the console; a plain executor, not anyio's limiter: 1.4 %
-    # fewer instructions a message (docs/PERFORMANCE.md, "the web chat's lane").
+    # only passes the GIL back and forth (docs/PERFORMANCE.md, "fewer threads": 4.3 ms of server
+    # CPU per message with two, 4.95–5.75 with one, three or six). Threads of its own, so a slow
+    # console export does not hold up the villagers, nor they the console; a plain executor, not
+    # anyio's limiter: 1.4 % fewer instructions a message (docs/PERFORMANCE.md, "the web chat's
+    # lane").
     app.state.webchat_threads = ThreadPoolExecutor(settings.webchat_threads, thread_name_prefix="webchat")
     #: (container) -> async context manager, added by channels that run something of their own
     app.state.channel_lifespans = []

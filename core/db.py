@@ -155,7 +155,7 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
-    _keep(factory, session)  # closed cleanly: nothing of this unit of work is left in it
+    _kept_sessions()[factory] = session  # closed cleanly: nothing of this unit of work is left in it
 
 
 #: Each thread's closed sessions, one for each factory, to be used again (SQLAlchemy resets a
@@ -177,16 +177,8 @@ def _kept_sessions() -> weakref.WeakKeyDictionary[sessionmaker[Session], Session
 def _session_from(factory: sessionmaker[Session]) -> Session:
     """This thread's closed session of ``factory``, taken (a nested transaction makes its own), or
     a new one."""
-    if isinstance(factory, sessionmaker):
-        kept = _kept_sessions().pop(factory, None)
-        if kept is not None:
-            return kept
-    return factory()
-
-
-def _keep(factory: sessionmaker[Session], session: Session) -> None:
-    if isinstance(factory, sessionmaker):
-        _kept_sessions()[factory] = session
+    kept = _kept_sessions().pop(factory, None)
+    return factory() if kept is None else kept
 
 
 def insert_once(target: Any, *returning: Any, **conflict: Any) -> Callable[[Session], Any]:

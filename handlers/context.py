@@ -61,8 +61,8 @@ class Sender:
     """Who sent the message, as read with it by a plain statement: what the common path (a
     villager's question) needs to know. A handler that changes the account gets it as an ORM
     object (``Context.account``), loaded then: loading the account and the conversation for every
-    message cost 9 % of its instructions (docs/PERFORMANCE.md, "the sender as a row"). The flow state is kept
-    here and written by plain statements (``Context.enter``, ``goto``, ``leave``)."""
+    message cost 9 % of its instructions (docs/PERFORMANCE.md, "the sender as a row"). The flow
+    state is kept here and written by plain statements (``Context.enter``, ``goto``, ``leave``)."""
 
     id: int  # the account's
     channel: str
@@ -165,9 +165,9 @@ class Context:
     def _write_flow(self, flow: str | None, step: str | None, data: dict[str, Any]) -> None:
         """The flow state by one plain statement, the conversation made with the first flow: as
         ORM objects, the conversation's load and flush made choosing the village 1.8 times as
-        costly as a question (docs/PERFORMANCE.md, "choosing the village"). Messages of one account are
-        processed one at a time (``Router._inbound``'s lock), so the row read with the sender is
-        still the row."""
+        costly as a question (docs/PERFORMANCE.md, "choosing the village"). Messages of one
+        account are processed one at a time (``Router._inbound``'s lock), so the row read with the
+        sender is still the row."""
         state = {"new_flow": flow, "new_step": step, "new_data": data, "new_updated_at": self.now}
         if self.sender.has_conversation:
             _SET_CONVERSATION.rows_in(self.session, state | {"of_account": self.sender.id})

@@ -143,7 +143,8 @@ class LawyerContact:
 
 #: A village's names and its active lawyers on a day (one row each; one row of nulls for none), in
 #: one plain query: the message on which a villager chooses their village read the village, its
-#: township and county, then the assignments and lawyers as ORM objects (docs/PERFORMANCE.md, "choosing the village").
+#: township and county, then the assignments and lawyers as ORM objects (docs/PERFORMANCE.md,
+#: "choosing the village").
 _PLACE_WITH_LAWYERS = Direct(
     select(
         Village.id,
