@@ -10,6 +10,7 @@ import logging
 import re
 from functools import lru_cache
 
+from nlu import prefix_dict
 from nlu.normalize import normalize, without_pkg_resources
 from nlu.synonyms import canonical_terms
 
@@ -71,7 +72,7 @@ FEATURES_VERSION = "1"
 @lru_cache(maxsize=1)
 def _tokenizer() -> jieba.Tokenizer:
     tk = jieba.Tokenizer()
-    tk.initialize()
+    prefix_dict.install(tk)
     for word in _DOMAIN_WORDS:
         tk.add_word(word, freq=20000)
     return tk
