@@ -100,15 +100,23 @@ def train(examples: Sequence[Example], *, progress: Callable[[str], None] | None
     full = [e for e in examples if e.weight >= 1.0]
     weak = [e for e in examples if e.weight < 1.0]
     texts = [prepare(e.text) for e in full]
+    weak_texts = [prepare(e.text) for e in weak]
     labels = [e.label for e in full + weak]
     weights = np.array([e.weight for e in full + weak])
     say = progress or (lambda _msg: None)
     say("vectorising")
-    word_vec = TfidfVectorizer(analyzer=_word_tokens, sublinear_tf=True, min_df=1)
-    char_vec = TfidfVectorizer(analyzer=_char_tokens, sublinear_tf=True, min_df=2, max_features=60000)
+    # Each vectoriser asks for a text's tokens, and the per-message cache holds 256 texts, not a
+    # training set: segmenting every text once here took a fifth off the training time.
+    segmented = {text: words_and_chars(text) for text in texts + weak_texts}
+    word_vec = TfidfVectorizer(analyzer=lambda t: segmented[t][0], sublinear_tf=True, min_df=1)
+    char_vec = TfidfVectorizer(
+        analyzer=lambda t: segmented[t][1], sublinear_tf=True, min_df=2, max_features=60000
+    )
     x = sparse.hstack([word_vec.fit_transform(texts), char_vec.fit_transform(texts)], format="csr")
     if weak:
-        x = sparse.vstack([x, features([word_vec, char_vec], [prepare(e.text) for e in weak])], format="csr")
+        x = sparse.vstack([x, features([word_vec, char_vec], weak_texts)], format="csr")
+    # The fitted vectorisers segment any text, and the compiled model pickles their functions
+    word_vec.analyzer, char_vec.analyzer = _word_tokens, _char_tokens
     counts = Counter(e.label for e in full)
     # = class_weight="balanced" over the full-weight examples
     balance = {label: len(full) / (len(counts) * n) for label, n in counts.items()}
