@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from admin import scope
 from core.clock import to_local, to_utc
@@ -36,7 +36,15 @@ LIST_LIMIT = 20
 def overview(session: Session, user: AdminUser, *, now: dt.datetime) -> dict[str, Any]:
     area = scope.area(session, user)
     in_area = and_(area.ticket_filter(), Ticket.status.in_(ACTIVE))
-    count = select(func.count(Ticket.id)).where(in_area)
+    overdue = and_(Ticket.first_response_at.is_(None), Ticket.sla_due_at < now)
+    # one pass over the area's active tickets for the three figures
+    open_count, overdue_count, escalated_count = session.execute(
+        select(
+            func.count(Ticket.id),
+            func.count(Ticket.id).filter(overdue),
+            func.count(Ticket.id).filter(Ticket.status == "escalated"),
+        ).where(in_area)
+    ).one()
     today = to_local(now).date()
     midnight = to_utc(dt.datetime.combine(today, dt.time()))
     monday = today - dt.timedelta(days=today.weekday())
@@ -47,13 +55,13 @@ def overview(session: Session, user: AdminUser, *, now: dt.datetime) -> dict[str
     return {
         "area_label": area.label,
         "today": today,
-        "open_count": session.scalar(count) or 0,
+        "open_count": open_count,
         "new_today": session.scalar(
             select(func.count(Ticket.id)).where(area.ticket_filter(), Ticket.created_at >= midnight)
         )
         or 0,
-        "overdue_count": session.scalar(count.where(Ticket.first_response_at.is_(None), Ticket.sla_due_at < now)) or 0,
-        "escalated_count": session.scalar(count.where(Ticket.status == "escalated")) or 0,
+        "overdue_count": overdue_count,
+        "escalated_count": escalated_count,
         "urgent": session.scalars(
             select(Ticket)
             .options(joinedload(Ticket.village).joinedload(Village.township).joinedload(Township.county))
@@ -96,17 +104,15 @@ def _uncovered(session: Session, area: scope.Area, today: dt.date) -> dict[str, 
     in_area = area.village_filter(Village.id)
 
     def villages(condition: Any) -> tuple[int, list[Village]]:
-        total = session.scalar(select(func.count(Village.id)).where(in_area, condition)) or 0
-        rows = session.scalars(
+        return listed(
+            session,
             select(Village)
             .options(joinedload(Village.township).joinedload(Township.county))
             .join(Township, Township.id == Village.township_id)
             .join(County, County.id == Township.county_id)
             .where(in_area, condition)
-            .order_by(County.name, Township.name, Village.name)
-            .limit(LIST_LIMIT)
-        ).all()
-        return total, list(rows)
+            .order_by(County.name, Township.name, Village.name),
+        )
 
     no_lawyer_count, no_lawyer = villages(~assigned)
     unbound_count, unbound = villages(assigned & ~bound)
@@ -137,13 +143,21 @@ def _failures(session: Session, area: scope.Area) -> dict[str, Any]:
 
         outbox = of_area(outbox, OutboxMessage.account_id)
         inbound = of_area(inbound, Message.account_id)
-    failed_outbox = session.scalars(
-        outbox.options(joinedload(OutboxMessage.account)).order_by(OutboxMessage.id.desc()).limit(LIST_LIMIT)
-    ).all()
-    failed_inbound = session.scalars(inbound.order_by(Message.id.desc()).limit(LIST_LIMIT)).all()
+    failed_deliveries, failed_outbox = listed(
+        session, outbox.options(selectinload(OutboxMessage.account)).order_by(OutboxMessage.id.desc())
+    )
+    failed_messages, failed_inbound = listed(session, inbound.order_by(Message.id.desc()))
     return {
-        "failed_deliveries": session.scalar(select(func.count()).select_from(outbox.subquery())) or 0,
+        "failed_deliveries": failed_deliveries,
         "failed_outbox": failed_outbox,
-        "failed_messages": session.scalar(select(func.count()).select_from(inbound.subquery())) or 0,
+        "failed_messages": failed_messages,
         "failed_inbound": failed_inbound,
     }
+
+
+def listed(session: Session, query: Select[Any]) -> tuple[int, list[Any]]:
+    """How many rows ``query`` (one entity, ordered) has, and its first LIST_LIMIT, in one statement:
+    a window's count is taken before the limit. Counting and listing apart read an area's rows
+    twice — half of a county's page at a million villagers (docs/PERFORMANCE.md)."""
+    rows = session.execute(query.add_columns(func.count().over()).limit(LIST_LIMIT)).all()
+    return (rows[0][1] if rows else 0), [row[0] for row in rows]

@@ -11,7 +11,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from admin import figures, scope
+from admin import dashboard, figures, scope
 from core.db import transaction
 from core.models import AdminUser, AuditEvent, KbArticle
 from tests import console_data
@@ -219,6 +219,15 @@ def test_dashboard_of_a_county(seeded, data):  # type: ignore[no-untyped-def]
     assert "律师未绑定消息账号的村（3）" in html and "blocked" in html
     everywhere = client_for(seeded, "admin").get("/admin").text
     assert stat(everywhere, "failed-messages") == "1" and "律师未绑定消息账号的村（9）" in everywhere
+
+
+def test_dashboard_counts_all_it_lists_only_the_first_of(seeded, data, monkeypatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(dashboard, "LIST_LIMIT", 1)
+    html = client_for(seeded, "county").get("/admin").text
+    unbound = html.split("律师未绑定消息账号的村（3）")[1].split("</section>")[0]
+    assert "只列出前1个" in unbound
+    assert stat(html, "open-count") == "2" and stat(html, "failed-deliveries") == "1"
+    assert "律师未绑定消息账号的村（9）" in client_for(seeded, "admin").get("/admin").text
 
 
 def test_lawyer_web_login_sees_only_their_villages(seeded, data):  # type: ignore[no-untyped-def]
