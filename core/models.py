@@ -146,11 +146,13 @@ class Villager(Base):
     __tablename__ = "villagers"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     display_name: Mapped[str | None] = mapped_column(String(100))
-    village_id: Mapped[int | None] = mapped_column(ForeignKey("villages.id"), index=True)
+    village_id: Mapped[int | None] = mapped_column(ForeignKey("villages.id"))
     reminders_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = _now_column()
     forgotten_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     village: Mapped[Village | None] = relationship()
+    # With the ids in it, an area's villagers are found from the index alone (migration 0007).
+    __table_args__ = (Index("ix_villagers_village_people", "village_id", "id"),)
 
 
 class ChannelAccount(Base):
@@ -161,7 +163,7 @@ class ChannelAccount(Base):
     channel: Mapped[str] = mapped_column(String(20))
     external_id: Mapped[str] = mapped_column(String(128))
     display_name: Mapped[str | None] = mapped_column(String(100))
-    villager_id: Mapped[int | None] = mapped_column(ForeignKey("villagers.id"), index=True)
+    villager_id: Mapped[int | None] = mapped_column(ForeignKey("villagers.id"))
     lawyer_id: Mapped[int | None] = mapped_column(ForeignKey("lawyers.id"), index=True)
     unreachable: Mapped[bool] = mapped_column(Boolean, default=False)
     unreachable_reason: Mapped[str | None] = mapped_column(String(200))
@@ -175,7 +177,11 @@ class ChannelAccount(Base):
     created_at: Mapped[dt.datetime] = _now_column()
     villager: Mapped[Villager | None] = relationship()
     lawyer: Mapped[Lawyer | None] = relationship()
-    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_channel_accounts_identity"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id", name="uq_channel_accounts_identity"),
+        # a villager's accounts from the index alone, as for ix_villagers_village_people
+        Index("ix_channel_accounts_villager_accounts", "villager_id", "id"),
+    )
 
 
 class Conversation(Base):
