@@ -143,6 +143,7 @@ def _failures(session: Session, area: scope.Area) -> dict[str, Any]:
 
         outbox = of_area(outbox, OutboxMessage.account_id)
         inbound = of_area(inbound, Message.account_id)
+    # the accounts of the rows shown, not joined to every failed row before the limit
     failed_deliveries, failed_outbox = listed(
         session, outbox.options(selectinload(OutboxMessage.account)).order_by(OutboxMessage.id.desc())
     )
@@ -157,7 +158,8 @@ def _failures(session: Session, area: scope.Area) -> dict[str, Any]:
 
 def listed(session: Session, query: Select[Any]) -> tuple[int, list[Any]]:
     """How many rows ``query`` (one entity, ordered) has, and its first LIST_LIMIT, in one statement:
-    a window's count is taken before the limit. Counting and listing apart read an area's rows
-    twice — half of a county's page at a million villagers (docs/PERFORMANCE.md)."""
+    a window's count is taken before the limit. Counted and listed apart, an area's rows were read
+    twice: with this, a county's overview at a million villagers ran 250 → 150 ms of SQL
+    (docs/PERFORMANCE.md)."""
     rows = session.execute(query.add_columns(func.count().over()).limit(LIST_LIMIT)).all()
     return (rows[0][1] if rows else 0), [row[0] for row in rows]

@@ -106,7 +106,7 @@ def train(examples: Sequence[Example], *, progress: Callable[[str], None] | None
     say = progress or (lambda _msg: None)
     say("vectorising")
     # Each vectoriser asks for a text's tokens, and the per-message cache holds 256 texts, not a
-    # training set: segmenting every text once here took a fifth off the training time.
+    # training set: segmenting every text once here took a tenth off the training time.
     segmented = {text: words_and_chars(text) for text in texts + weak_texts}
     word_vec = TfidfVectorizer(analyzer=lambda t: segmented[t][0], sublinear_tf=True, min_df=1)
     char_vec = TfidfVectorizer(
