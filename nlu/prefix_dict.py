@@ -10,20 +10,19 @@ the words and one array of their counts, the load is one decode, one split and o
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import struct
 import sys
 import tempfile
 from array import array
 from pathlib import Path
+from typing import BinaryIO
 
+from nlu.model_cache import write_atomically
 from nlu.normalize import without_pkg_resources
 
 with without_pkg_resources():
     import jieba
-
-log = logging.getLogger(__name__)
 
 _MAGIC = b"villagelaw prefix dictionary 1\n"
 _HEADER = struct.Struct("<qq")  # the dictionary's total count, the number of entries
@@ -84,20 +83,12 @@ def _read(path: Path) -> tuple[dict[str, int], int] | None:
 
 
 def _write(path: Path, freq: dict[str, int], total: int) -> None:
-    if any("\n" in word for word in freq):
-        return  # not a dictionary this format can hold; jieba's own cache still serves
+    # jieba reads its dictionary a line at a time, so no word holds the newline that separates them
     counts = array("q", freq.values())
-    try:
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    except OSError:
-        log.warning("could not cache jieba's prefix dictionary in %s", path.parent)
-        return
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(_MAGIC + _HEADER.pack(total, len(freq)))
-            fh.write(counts.tobytes())
-            fh.write("\n".join(freq).encode("utf-8"))
-        os.replace(temporary, path)  # whole or not at all, for a process starting beside this one
-    except OSError:
-        Path(temporary).unlink(missing_ok=True)
-        log.warning("could not cache jieba's prefix dictionary in %s", path.parent)
+
+    def write(fh: BinaryIO) -> None:
+        fh.write(_MAGIC + _HEADER.pack(total, len(freq)))
+        fh.write(counts.tobytes())
+        fh.write("\n".join(freq).encode("utf-8"))
+
+    write_atomically(path, write)
