@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.limits import read_limited
@@ -23,7 +24,11 @@ from core.messages import IncomingMessage, Kind, OutgoingMessage
 from core.models import ChannelAccount, OutboxMessage
 from core.ports import SendReceipt
 from handlers.notify import buttons_from_json
+from handlers.router import reply_key
 from nlu.normalize import has_control_chars
+
+if TYPE_CHECKING:
+    from admin.container import Container
 
 CHANNEL = "webchat"
 MESSAGES_PATH = "/api/webchat/messages"
@@ -50,12 +55,40 @@ class BadRequest(HTTPException):
         super().__init__(status_code=status, detail=message)
 
 
-def reply_json(replies: list[OutgoingMessage]) -> dict[str, Any]:
-    return {
-        "replies": [
-            {"text": r.text, "buttons": [{"label": b.label, "payload": b.payload} for b in r.buttons]} for r in replies
-        ]
-    }
+def reply_json(replies: list[OutgoingMessage], pushed: list[int | None] | None = None) -> dict[str, Any]:
+    """The response's replies; a reply that was also pushed (``pushed_ids``) carries the id the
+    page's poll knows it by."""
+    shown = []
+    for index, r in enumerate(replies):
+        reply: dict[str, Any] = {
+            "text": r.text,
+            "buttons": [{"label": b.label, "payload": b.payload} for b in r.buttons],
+        }
+        if pushed and pushed[index] is not None:
+            reply["id"] = pushed[index]
+        shown.append(reply)
+    return {"replies": shown}
+
+
+def answer(container: Container, incoming: IncomingMessage) -> dict[str, Any]:
+    """Handle a message and give the response's body (on a web chat thread)."""
+    result = container.router.handle(incoming)
+    pushed = pushed_ids(container.session_factory, result.message_id, len(result.replies)) if result.duplicate else None
+    return reply_json(result.replies, pushed)
+
+
+def pushed_ids(session_factory: sessionmaker[Session], message_id: int, count: int) -> list[int | None]:
+    """The outbox ids of a message's replies where they were pushed, None where not. A message
+    whose processing was recovered after a crash had no request left to answer, so its replies
+    went to the outbox and the page's poll fetches them; the page's retry of the same message
+    gets them again in its response, and the ids let the page show each reply once."""
+    keys = [reply_key(message_id, index) for index in range(count)]
+    with session_factory() as session:
+        rows = session.execute(
+            select(OutboxMessage.dedup_key, OutboxMessage.id).where(OutboxMessage.dedup_key.in_(keys))
+        )
+        found = {key: outbox_id for key, outbox_id in rows}
+    return [found.get(key) for key in keys]
 
 
 def parse_request(body: bytes, *, max_chars: int) -> IncomingMessage:
@@ -136,8 +169,7 @@ async def post_message(request: Request) -> JSONResponse:
     incoming = parse_request(body, max_chars=container.settings.max_message_chars)
     # a few messages at a time (admin/app.py says why), on threads of their own
     threads = request.app.state.webchat_threads
-    result = await asyncio.get_running_loop().run_in_executor(threads, container.router.handle, incoming)
-    return JSONResponse(reply_json(result.replies))
+    return JSONResponse(await asyncio.get_running_loop().run_in_executor(threads, answer, container, incoming))
 
 
 @router.get(MESSAGES_PATH)

@@ -153,9 +153,11 @@ def test_a_worker_killed_mid_message_loses_nothing_and_answers_once(seeded, db_u
         )
         pushed = httpx.get(f"{base}/api/webchat/messages", params={"user_id": "crash-v"}).json()["messages"]
         assert [m["text"] for m in pushed] == list(replies)
-        # … and the client's retry of the same message gets the same answer without running again
+        # … and the client's retry of the same message gets the same answer without running again,
+        # each reply named as the page's poll knows it, so that the page shows it once
         again = httpx.post(f"{base}/api/webchat/messages", json=body, timeout=30)
         assert again.status_code == 200 and [r["text"] for r in again.json()["replies"]] == list(replies)
+        assert [r["id"] for r in again.json()["replies"]] == [m["id"] for m in pushed]
     assert _count(seeded, Ticket) == 1
     assert _count(seeded, Message, Message.direction == "in", Message.external_id == external_id) == 1
     assert _count(seeded, Message, Message.direction == "out") == replies_before + len(replies)

@@ -7,6 +7,14 @@
   let userId = localStorage.getItem("vl_user");
   if (!userId) { userId = "w" + rid().slice(0, 20); localStorage.setItem("vl_user", userId); }
   let lastPushed = Number(localStorage.getItem("vl_after") || 0);
+  // A message whose answer was recovered after a server crash is answered twice over: pushed to
+  // the poll, and again in the response to its retry, with the same ids. Each is shown once.
+  const shownPushed = new Set();
+  function showPushedOnce(m) {
+    if (m.id <= lastPushed || shownPushed.has(m.id)) return;
+    shownPushed.add(m.id);
+    showReply(m);
+  }
 
   function bubble(text, cls) {
     const div = document.createElement("div");
@@ -48,7 +56,7 @@
           bubble(data.error || "发送失败", "bot");
           return;
         }
-        data.replies.forEach(showReply);
+        data.replies.forEach(function (r) { if (r.id) showPushedOnce(r); else showReply(r); });
         return;
       } catch (e) {
         mine.classList.add("failed");
@@ -61,7 +69,7 @@
       const res = await fetch("/api/webchat/messages?user_id=" + encodeURIComponent(userId) + "&after=" + lastPushed);
       if (res.ok) {
         const data = await res.json();
-        data.messages.forEach(function (m) { showReply(m); lastPushed = Math.max(lastPushed, m.id); });
+        data.messages.forEach(function (m) { showPushedOnce(m); lastPushed = Math.max(lastPushed, m.id); });
         localStorage.setItem("vl_after", String(lastPushed));
       }
     } catch (e) { /* offline: try again later */ }
