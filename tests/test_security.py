@@ -64,26 +64,61 @@ def test_console_pages_refuse_framing_and_caching(seeded):  # type: ignore[no-un
     assert api.headers["x-content-type-options"] == "nosniff" and "x-frame-options" not in api.headers
 
 
-def _post_routes(app) -> list[str]:  # type: ignore[no-untyped-def]
-    """Every console form's URL, path parameters filled in (the OpenAPI schema lists every route)."""
-    return [
-        re.sub(r"\{\w+\}", "1", path)
-        for path, methods in app.openapi()["paths"].items()
-        if "post" in methods and path.startswith("/admin")
-    ]
+def test_passwords_are_stored_as_argon2_hashes_only(seeded):  # type: ignore[no-untyped-def]
+    from admin.auth import verify_password
+    from core.models import AdminUser
+
+    with seeded.session_factory() as s:
+        admin = s.scalars(select(AdminUser).where(AdminUser.username == "admin")).one()
+        hashes = list(s.scalars(select(AdminUser.password_hash)))
+    assert hashes and all(h.startswith("$argon2id$") for h in hashes)
+    assert not any("villagelaw-demo" in h for h in hashes)
+    assert verify_password(admin.password_hash, "villagelaw-demo")
+    assert not verify_password(admin.password_hash, "villagelaw-demo ")
+    assert len(set(hashes)) == len(hashes)  # salted: one password never hashes alike twice
+
+
+def _post_routes(app) -> list[tuple[str, dict[str, str], dict[str, tuple[str, bytes]]]]:  # type: ignore[no-untyped-def]
+    """Every console form's URL, path parameters filled in, with every field its form requires
+    given a value of its type (the OpenAPI schema lists every route and its fields), so that a
+    refusal cannot be a missing field's."""
+    schema = app.openapi()
+    forms = []
+    for path, methods in schema["paths"].items():
+        if "post" not in methods or not path.startswith("/admin"):
+            continue
+        fields: dict[str, str] = {}
+        files: dict[str, tuple[str, bytes]] = {}
+        for content in methods["post"].get("requestBody", {}).get("content", {}).values():
+            body = content["schema"]
+            if "$ref" in body:
+                body = schema["components"]["schemas"][body["$ref"].rsplit("/", 1)[-1]]
+            for name, field in body.get("properties", {}).items():
+                kinds = [field, *field.get("anyOf", []), field.get("items", {})]
+                if any(k.get("format") in ("binary", "base64") or k.get("contentMediaType") for k in kinds):
+                    files[name] = ("a.yml", b"x: 1")
+                elif any(k.get("type") in ("integer", "number") for k in kinds):
+                    fields[name] = "1"
+                elif any(k.get("type") == "boolean" for k in kinds):
+                    fields[name] = "true"
+                elif any(k.get("format") == "date" for k in kinds):
+                    fields[name] = "2026-12-01"
+                else:
+                    fields[name] = "1" * max([1, *(k.get("minLength", 1) for k in kinds)])
+        forms.append((re.sub(r"\{\w+\}", "1", path), fields, files))
+    return forms
 
 
 def test_every_console_form_refuses_a_request_without_the_csrf_token(seeded):  # type: ignore[no-untyped-def]
     client = logged_in_client(seeded)
-    paths = _post_routes(client.app)
-    assert {"/admin/login", "/admin/logout", "/admin/kb/save", "/admin/duty/new"} <= set(paths)
+    forms = _post_routes(client.app)
+    assert {"/admin/login", "/admin/logout", "/admin/kb/save", "/admin/duty/new"} <= {path for path, _, _ in forms}
     audit_before = _count(seeded, AuditEvent)
-    for path in paths:
+    for path, fields, files in forms:
         for token in ("", "forged-token"):
-            # Plausible fields, so a refusal is the token's doing rather than a missing field's.
-            form = {"csrf": token, "username": "admin", "password": "villagelaw-demo", "slug": "x", "question": "q"}
-            r = client.post(path, data=form, files={"files": ("a.yml", b"x: 1")}, follow_redirects=False)
-            assert r.status_code in (403, 422), (path, r.status_code)
+            form = fields | {"csrf": token, "username": "admin", "password": "villagelaw-demo"}
+            r = client.post(path, data=form, files=files or None, follow_redirects=False)
+            assert r.status_code == 403, (path, r.status_code, r.text[:200])
     assert _count(seeded, AuditEvent) == audit_before  # nothing was done, not even a login
     assert client.get("/admin").status_code == 200  # still logged in: logout was refused too
 
