@@ -711,14 +711,16 @@ def run() -> bool:
             _measured(server, lambda start: _drive(server.address, range(VILLAGERS), questions, tally))
         )
         ok &= _report("web chat API, saturated", tally, wall, cpu, checks="capacity")
+        peaks = dict(sampler.peak)  # of every measured run, the highest
         paced = Tally()
         paced_range = range(VILLAGERS + 70, 2 * VILLAGERS + 70)
-        pwall, pcpu, _ = _run(
+        pwall, pcpu, paced_sampler = _run(
             _measured(
                 server, lambda start: _drive(server.address, paced_range, questions, paced, rate=RATE, on_start=start)
             )
         )
         ok &= _report(f"web chat API, paced at {RATE:g} msg/s", paced, pwall, pcpu, checks="paced")
+        peaks = _highest(peaks, paced_sampler.peak)
         for key, replies in paced.sent.items():
             tally.sent[key] = replies  # verified with the rest
         light = Tally()  # 20 clients without a pause: a short queue, not none
@@ -738,10 +740,11 @@ def run() -> bool:
         ok &= check("not answered exactly once", wrong, 0, unit="")
         if wechat:
             wtally = Tally()
-            wwall, wcpu, _ = _run(
+            wwall, wcpu, wechat_sampler = _run(
                 _measured(server, lambda start: _drive_wechat(server.address, WECHAT_MESSAGES, questions, wtally))
             )
             _report("WeChat POST /wechat", wtally, wwall, wcpu, checks=None)
+            peaks = _highest(peaks, wechat_sampler.peak)
             _settle(url)
             stored, lost, wrong = _verify(url, wtally, channel="wechat")
             ok &= check("wechat lost", lost, 0, unit="") & check("wechat not answered exactly once", wrong, 0, unit="")
@@ -755,15 +758,25 @@ def run() -> bool:
                 ok &= check(f"wechat replies {label}", delivery[label], 0, unit="")
         else:
             print("  WeChat endpoint: not in this tree, or LOAD_WECHAT_MESSAGES=0: skipped")
-        worker_peaks = [mb for pid, mb in sampler.peak.items() if pid != server.process.pid]
-        print(f"  {'server processes':<38} {len(sampler.peak):10d}   (uvicorn supervisor + {WORKERS} workers)")
-        ok &= check("peak RSS of one serving worker", max(worker_peaks or [0.0]), 300, unit="MB")
-        print(f"  {'peak RSS, all server processes':<38} {sum(sampler.peak.values()):10.1f} MB")
+        # one worker serves in the process started; more have a supervisor above them
+        worker_peaks = [mb for pid, mb in peaks.items() if pid != server.process.pid or WORKERS == 1]
+        print(f"  {'server processes':<38} {len(peaks):10d}   (uvicorn supervisor + {WORKERS} workers)")
+        if worker_peaks:
+            ok &= check("peak RSS of one serving worker", max(worker_peaks), 300, unit="MB")
+        else:
+            print("  peak RSS of one serving worker: no worker was sampled   FAILED")
+            ok = False
+        print(f"  {'peak RSS, all server processes':<38} {sum(peaks.values()):10.1f} MB")
     finally:
         server.stop()
         if api is not None:
             api.stop()
     return ok
+
+
+def _highest(a: dict[int, float], b: dict[int, float]) -> dict[int, float]:
+    """Each process's peak over two samplers' runs."""
+    return {pid: max(a.get(pid, 0.0), b.get(pid, 0.0)) for pid in a.keys() | b.keys()}
 
 
 def _fixed_loop_seconds() -> float:

@@ -75,6 +75,19 @@ def test_edit_saves_a_revision_and_is_audited(seeded):  # type: ignore[no-untype
     revisions = client.get("/admin/kb/land-transfer-written-contract/revisions").text
     assert "第2版" in revisions and "修改后的回答" in revisions
 
+    # undoing it is a third version, audited too, and the bot answers with the first text again
+    r = client.post(
+        "/admin/kb/land-transfer-written-contract/revert",
+        data={"version": "1", "csrf": csrf_of(revisions)},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    with seeded.session_factory() as s:
+        row = s.scalar(select(KbArticle).where(KbArticle.slug == "land-transfer-written-contract"))
+        assert row is not None and row.version == 3 and "修改后的回答" not in row.answer
+        reverted = s.scalar(select(AuditEvent).where(AuditEvent.action == "kb_article_reverted"))
+        assert reverted is not None and reverted.target == "land-transfer-written-contract"
+
 
 def test_invalid_edit_shows_errors_and_changes_nothing(seeded):  # type: ignore[no-untyped-def]
     client = logged_in_client(seeded)
@@ -122,6 +135,9 @@ def test_import_reports_errors_per_file_and_line_and_imports_nothing(seeded):  #
     changed = good.replace(b"status: published", b"status: draft")
     r = client.post("/admin/kb/io/import", data={"csrf": token}, files=[("files", ("good.yml", changed, "text/yaml"))])
     assert r.status_code == 200 and "更新 1 篇" in r.text
+    with seeded.session_factory() as s:  # the import that changed something is in the audit log
+        imported = list(s.scalars(select(AuditEvent).where(AuditEvent.action == "kb_imported")))
+    assert [e.detail for e in imported] == ["created 0 updated 1"]
 
 
 def test_township_clerk_cannot_edit(seeded):  # type: ignore[no-untyped-def]

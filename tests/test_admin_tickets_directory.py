@@ -173,6 +173,9 @@ def test_worklog_excel_contains_the_answered_ticket(seeded, db_url, tmp_path):  
     client = logged_in_client(seeded)
     r = client.get("/admin/directory/worklog?village=zl01&year=2026")
     assert r.status_code == 200
+    with seeded.session_factory() as s:
+        exported = s.scalar(select(AuditEvent).where(AuditEvent.action == "worklog_exported"))
+    assert exported is not None and exported.target == "village:zl01" and exported.detail == "2026"
     sheet = load_workbook(io.BytesIO(r.content)).active
     values = [[c for c in row] for row in sheet.iter_rows(values_only=True)]
     assert "红星村" in values[0][0] and values[1][0] == "序号"

@@ -1,5 +1,5 @@
 """The load benchmark's steady start: its clock, and what is counted beside it, start only when
-every villager has said its untimed messages; and the CPU shares it prints."""
+every villager has said its untimed messages; the CPU shares it prints; the peak memory it checks."""
 
 from __future__ import annotations
 
@@ -56,3 +56,10 @@ def test_cpu_shares_count_each_side_since_the_start() -> None:
     # busy time read a moment apart from the processes' can come out below their sum: not negative
     idle = CpuReading(generator=2.0, each_server=[0.7, 14.0, 23.0], postgres={7: 4.0, 8: 2.0}, busy=105.0)
     assert idle.shares_since(start, wall=10.0)["others"] == 0.0
+
+
+def test_the_peak_of_each_process_is_its_highest_over_the_runs() -> None:
+    from bench.load import _highest
+
+    saturated, paced, wechat = {1: 40.0, 2: 270.0, 3: 260.0}, {2: 265.0, 3: 281.5}, {1: 41.0, 4: 250.0}
+    assert _highest(_highest(saturated, paced), wechat) == {1: 41.0, 2: 270.0, 3: 281.5, 4: 250.0}
