@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from core.clock import utcnow
+from core.clock import to_local, utcnow
 from core.db import is_postgres, transaction
 from core.models import ChannelAccount, DeliveryAttempt, OutboxMessage
 from core.ports import Channel, HeldDeliveryError, PermanentDeliveryError, TransientDeliveryError
@@ -33,7 +33,16 @@ log = logging.getLogger(__name__)
 CLAIM_LEASE = dt.timedelta(seconds=60)
 BASE_DELAY_SECONDS = 2.0
 MAX_DELAY_SECONDS = 3600.0
-MAX_ATTEMPTS = 10
+#: Transient failures are retried for about a day: the backoff's nominal delays before the last
+#: attempt add up to 23.1 hours. A messenger's outage or a county server's lost uplink can last
+#: hours, and a lawyer's answer must still arrive; ten attempts had given up after 17 minutes.
+MAX_ATTEMPTS = 34
+
+
+def _stale(row: OutboxMessage, now: dt.datetime) -> bool:
+    """A reminder says 今天 or 明日: delivered on another day than it was written, it would
+    mislead, so its retries end with the day."""
+    return row.purpose == "reminder" and to_local(now).date() != to_local(row.created_at).date()
 
 
 def backoff_seconds(attempt: int, *, retry_after: float | None, rng: Callable[[], float]) -> float:
@@ -153,7 +162,7 @@ class OutboxWorker:
                 mark_holding(session, row.account_id)
                 session.add(DeliveryAttempt(outbox_id=row.id, at=now, outcome="held", error=row.last_error))
                 return "held"
-            if isinstance(error, PermanentDeliveryError) or row.attempts >= MAX_ATTEMPTS:
+            if isinstance(error, PermanentDeliveryError) or row.attempts >= MAX_ATTEMPTS or _stale(row, now):
                 row.status = "failed"
                 session.add(DeliveryAttempt(outbox_id=row.id, at=now, outcome="permanent", error=row.last_error))
                 if isinstance(error, PermanentDeliveryError) and error.unreachable:

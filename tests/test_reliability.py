@@ -27,8 +27,8 @@ from sqlalchemy.engine import make_url
 
 from admin.app import create_app
 from admin.container import Container, build
-from bot.outbox import BASE_DELAY_SECONDS, OutboxWorker
-from core.clock import utcnow
+from bot.outbox import BASE_DELAY_SECONDS, MAX_ATTEMPTS, OutboxWorker
+from core.clock import to_local, utcnow
 from core.db import IDLE_PING_SECONDS, read_only, transaction
 from core.http_errors import DB_DOWN
 from core.messages import IncomingMessage, OutgoingMessage
@@ -380,6 +380,58 @@ def test_backoff_grows_with_jitter_and_honours_retry_after(container, clock):  #
     assert min(delays[4]) >= 30  # 429: never sooner than Telegram asked
     asyncio.run(worker.deliver_due())
     assert len(api.delivered) == 12
+
+
+def test_an_outage_of_hours_delays_messages_and_loses_none(container, clock):  # type: ignore[no-untyped-def]
+    api = FlakyApi(fail_times=25)  # about fifteen hours of failures for every message
+    _fill_outbox(container, clock, recipients=4, each=1)
+    started = clock()
+    worker = OutboxWorker(container.session_factory, {"flaky": api}, clock=clock, rng=lambda: 0.5)
+    _drain([worker], clock, until=lambda: len(api.delivered) == 4, step=60)
+    assert dt.timedelta(hours=14) < clock() - started < dt.timedelta(hours=17)
+    with container.session_factory() as s:
+        assert {(r.status, r.attempts) for r in s.scalars(select(OutboxMessage))} == {("sent", 26)}
+
+
+def test_transient_failures_are_given_up_after_about_a_day(container, clock):  # type: ignore[no-untyped-def]
+    api = FlakyApi(fail_times=10**6)
+    _fill_outbox(container, clock, recipients=1, each=1)
+    started = clock()
+    worker = OutboxWorker(container.session_factory, {"flaky": api}, clock=clock, rng=lambda: 0.5)
+    _drain(
+        [worker],
+        clock,
+        until=lambda: _count(container, OutboxMessage, OutboxMessage.status == "pending") == 0,
+        step=60,
+    )
+    assert dt.timedelta(hours=23) < clock() - started < dt.timedelta(hours=24)
+    with container.session_factory() as s:
+        row = s.scalars(select(OutboxMessage)).one()
+        assert row.status == "failed" and row.attempts == MAX_ATTEMPTS
+        outcomes = Counter(s.scalars(select(DeliveryAttempt.outcome)).all())
+    assert outcomes == {"transient": MAX_ATTEMPTS - 1, "permanent": 1}  # every attempt recorded
+
+
+def test_a_reminder_that_cannot_go_out_on_its_day_is_not_sent_later(container, clock):  # type: ignore[no-untyped-def]
+    """It says 今天 or 明日; a relay of the lawyer's answer keeps trying."""
+    api = FlakyApi(fail_times=10**6)
+    clock.advance(hours=to_local(clock()).hour * -1 + 20)  # 20:00 local
+    with transaction(container.session_factory) as session:
+        account = get_or_create_account(session, IncomingMessage("flaky", "r0", None), now=clock())
+        session.flush()
+        for purpose in ("reminder", "relay"):
+            enqueue(session, account=account, message=OutgoingMessage(purpose), purpose=purpose, now=clock())
+    worker = OutboxWorker(container.session_factory, {"flaky": api}, clock=clock, rng=lambda: 0.5)
+
+    def status(text: str) -> str:
+        with container.session_factory() as s:
+            return s.scalars(select(OutboxMessage.status).where(OutboxMessage.text == text)).one()
+
+    _drain([worker], clock, until=lambda: status("reminder") != "pending", step=60)
+    assert status("reminder") == "failed" and to_local(clock()).hour < 2  # given up after midnight
+    assert status("relay") == "pending"
+    _drain([worker], clock, until=lambda: api.tries["relay"] > 0, step=60)  # next in line once the reminder ended
+    assert status("relay") == "pending"
 
 
 def test_permanent_failures_stop_and_others_still_go(container, clock):  # type: ignore[no-untyped-def]
