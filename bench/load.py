@@ -760,7 +760,8 @@ def run() -> bool:
             print("  WeChat endpoint: not in this tree, or LOAD_WECHAT_MESSAGES=0: skipped")
         # one worker serves in the process started; more have a supervisor above them
         worker_peaks = [mb for pid, mb in peaks.items() if pid != server.process.pid or WORKERS == 1]
-        print(f"  {'server processes':<38} {len(peaks):10d}   (uvicorn supervisor + {WORKERS} workers)")
+        shape = f"supervisor + {WORKERS} workers" if WORKERS > 1 else "one process serving"
+        print(f"  {'server processes':<38} {len(peaks):10d}   ({shape})")
         if worker_peaks:
             ok &= check("peak RSS of one serving worker", max(worker_peaks), 300, unit="MB")
         else:
