@@ -1,6 +1,6 @@
 """Logging for every process: one format, and personal data masked before any handler writes it.
 
-Villagers type their mobile numbers and 身份证号 into questions, and those words can reach a log
+Villagers type their phone numbers and 身份证号 into questions, and those words can reach a log
 through an exception, a library's debug line or an access-log URL. The filter sits on the
 handlers (not on a logger), so it sees every record that is written, whichever logger made it.
 """
@@ -16,12 +16,17 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{3})\d{11}(\d{3}[\dXx])(?![0-9A-Za-z])")
 #: Mainland mobile numbers, optionally with +86/86, and with the spaces or dashes people type.
 MOBILE = re.compile(r"(?<![0-9])((?:\+?86[ -]?)?1[3-9]\d)[ -]?\d{4}[ -]?(\d{4})(?![0-9])")
+#: Landlines, as a village committee's or an old person's phone is written: an area code of 0 and
+#: two or three digits, then seven or eight digits (0479-8221234, 010 62751234).
+LANDLINE = re.compile(r"(?<![0-9.])(0\d{2,3}[ -]?)\d{3,4}(\d{4})(?![0-9])")
 
 
 def mask(text: str) -> str:
-    """``13812345678`` → ``138****5678``; ``110105194912310021`` → ``110***********0021``."""
+    """``13812345678`` → ``138****5678``; ``110105194912310021`` → ``110***********0021``;
+    ``0479-8221234`` → ``0479-****1234``."""
     text = ID_NUMBER.sub(lambda m: m.group(1) + "*" * 11 + m.group(2), text)
-    return MOBILE.sub(lambda m: m.group(1) + "****" + m.group(2), text)
+    text = MOBILE.sub(lambda m: m.group(1) + "****" + m.group(2), text)
+    return LANDLINE.sub(lambda m: m.group(1) + "****" + m.group(2), text)
 
 
 class PersonalDataFilter(logging.Filter):

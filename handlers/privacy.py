@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, case, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.messages import Button, OutgoingMessage
@@ -86,22 +87,26 @@ def forget_account_holder(
     blanked: int = session.execute(  # type: ignore[attr-defined]
         update(Message)
         .where(about_them, Message.id != (keep_message_id or 0))
-        .values(text="", payload=None, buttons=None, meta=None)
+        # an error recorded while processing may quote what they wrote
+        .values(text="", payload=None, buttons=None, meta=None, error=_redacted(Message.error))
         .execution_options(synchronize_session=False)
     ).rowcount
 
     to_them: ColumnElement[bool] = OutboxMessage.account_id.in_(account_ids)
     if ticket_ids:
         to_them = or_(to_them, OutboxMessage.ticket_id.in_(ticket_ids))
+    session.execute(
+        update(OutboxMessage)
+        .where(to_them)
+        .values(text="", buttons=None, last_error=_redacted(OutboxMessage.last_error))
+        .execution_options(synchronize_session=False)
+    )
     # Nothing still waiting may go out: it would carry their words (or an empty message).
     session.execute(
         update(OutboxMessage)
         .where(to_them, OutboxMessage.status.in_(("pending", "held")))
         .values(status="cancelled", last_error="personal data deleted")
         .execution_options(synchronize_session=False)
-    )
-    session.execute(
-        update(OutboxMessage).where(to_them).values(text="", buttons=None).execution_options(synchronize_session=False)
     )
 
     actor = f"villager:{villager.id}" if villager else f"account:{account.id}"
@@ -154,6 +159,11 @@ def forget_account_holder(
         )
     )
     return ForgetReport(messages=blanked, tickets=len(ticket_ids))
+
+
+def _redacted(error: Any) -> Any:
+    """An error column's new value: gone, where there was one."""
+    return case((error.is_(None), None), else_=literal(texts.FORGOTTEN))
 
 
 def _topic_line(ticket: Ticket) -> str:

@@ -40,11 +40,16 @@ ID_NUMBER = "15250219800101123X"
         ("86-13912345678", "86-139****5678"),
         ("身份证15250219800101123X谢谢", "身份证152***********123X谢谢"),
         ("id 110105194912310021.", "id 110***********0021."),
-        # not personal: ids, amounts, dates, a 12-digit number, a 20-digit number
+        ("村委会电话0479-8221234", "村委会电话0479-****1234"),
+        ("打010 62751234找我", "打010 ****1234找我"),
+        ("座机04798221234", "座机0479****1234"),
+        # not personal: ids, amounts, dates, a 12-digit number, a 20-digit number, a fraction, a short id
         ("outbox 12345 failed after 3 attempts", "outbox 12345 failed after 3 attempts"),
         ("欠款12000元 2026-12-01", "欠款12000元 2026-12-01"),
         ("order 139123456789", "order 139123456789"),
         ("trace 15250219800101123456", "trace 15250219800101123456"),
+        ("took 0.0012345678 s", "took 0.0012345678 s"),
+        ("version 0.23.0, outbox 0001234", "version 0.23.0, outbox 0001234"),
     ],
 )
 def test_mask_hides_phone_and_id_numbers_only(raw, masked):  # type: ignore[no-untyped-def]
@@ -164,6 +169,12 @@ def test_forget_blanks_messages_anonymises_tickets_and_keeps_counts(seeded):  # 
     with transaction(seeded.session_factory) as s:  # a legal-aid check with answers, for the same account
         account = s.scalar(select(ChannelAccount).where(ChannelAccount.external_id == "v-forget"))
         s.add(LegalAidCheck(account_id=account.id, answers={"income": 800, "household": 3}, outcome="likely"))
+        # errors recorded on the way may quote their words
+        theirs = s.scalars(select(Message).where(Message.account_id == account.id).order_by(Message.id)).all()
+        theirs[-1].error = "ValueError: cannot parse '老板欠我三个月工钱'"
+        relay = s.scalars(select(OutboxMessage).where(OutboxMessage.text.contains("劳动监察"))).first()
+        assert relay is not None
+        relay.last_error = "BadRequest: 张大爷您好，先去劳动监察大队投诉"
     before = {
         "in": _count(seeded, Message, Message.direction == "in"),
         "tickets": _count(seeded, Ticket),
@@ -180,6 +191,9 @@ def test_forget_blanks_messages_anonymises_tickets_and_keeps_counts(seeded):  # 
         assert s.scalar(select(func.count(Message.id)).where(Message.text.contains("劳动监察"))) == 0
         assert s.scalar(select(func.count(OutboxMessage.id)).where(OutboxMessage.text.contains("工钱"))) == 0
         assert s.scalar(select(func.count(OutboxMessage.id)).where(OutboxMessage.text.contains("张大爷"))) == 0
+        assert s.scalar(select(func.count(Message.id)).where(Message.error.contains("工钱"))) == 0
+        assert s.scalar(select(func.count(OutboxMessage.id)).where(OutboxMessage.last_error.contains("张大爷"))) == 0
+        assert s.scalar(select(func.count(Message.id)).where(Message.error == texts.FORGOTTEN)) == 1  # it had one
         ticket = s.scalar(select(Ticket).where(Ticket.code == code))
         assert ticket is not None and ticket.question == "" and ticket.status == "closed"
         assert ticket.intent == "labor" and ticket.created_at is not None and ticket.village_id is not None
