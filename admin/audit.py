@@ -7,11 +7,12 @@ through ``audit``; rows are only ever added, never edited, and survive a village
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
 from core.clock import utcnow
-from core.models import AdminUser, AuditEvent
+from core.models import AdminUser, AuditEvent, Ticket
 
 
 def actor_of(user: AdminUser) -> str:
@@ -37,3 +38,10 @@ def audit(
     )
     session.add(event)
     return event
+
+
+def audit_shown(session: Session, user: AdminUser, where: str, shown: Sequence[Ticket]) -> None:
+    """A page that shows consultations' questions (a list, the overview's urgent ones) is a
+    ticket view: one ``tickets_viewed`` row naming where and which."""
+    if shown:
+        audit(session, user, "tickets_viewed", where, " ".join(t.code or str(t.id) for t in shown)[:2000])

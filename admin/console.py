@@ -148,8 +148,11 @@ def router(templates: Jinja2Templates) -> APIRouter:
     @r.get("", response_class=HTMLResponse)
     def dashboard(request: Request, user: AdminUser = Depends(user_of), session: Session = Depends(db)) -> HTMLResponse:
         from admin import dashboard as dash
+        from admin.audit import audit_shown
         from handlers import texts
 
+        overview = dash.overview(session, user, now=now_of(request))
+        audit_shown(session, user, "dashboard", overview["urgent"])  # their questions are shown
         return render(
             templates,
             request,
@@ -158,7 +161,7 @@ def router(templates: Jinja2Templates) -> APIRouter:
             ticket_status=texts.TICKET_STATUS,
             kinds=texts.SESSION_KINDS,
             duty_status=texts.DUTY_STATUS,
-            **dash.overview(session, user, now=now_of(request)),
+            **overview,
         )
 
     return r

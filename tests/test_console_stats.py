@@ -213,6 +213,14 @@ def test_dashboard_of_a_county(seeded, data):  # type: ignore[no-untyped-def]
     assert stat(html, "failed-deliveries") == "1" and stat(html, "failed-messages") == "0"
     urgent = html.split('id="urgent"')[1].split("</section>")[0]
     assert "T-0006" in urgent and "T-0004" not in urgent  # T-0004 is closed, and in 正蓝旗
+    with seeded.session_factory() as s:  # the questions it showed are in the audit log
+        seen = s.scalars(select(AuditEvent).where(AuditEvent.action == "tickets_viewed")).all()
+    assert [(e.actor, e.target) for e in seen] == [("admin:county", "dashboard")]
+    assert set(seen[0].detail.split()) == set(re.findall(r'href="/admin/tickets/(T-\d+)"', urgent))
+    listing = client_for(seeded, "county").get("/admin/tickets?view=all").text
+    with seeded.session_factory() as s:
+        seen = s.scalars(select(AuditEvent).where(AuditEvent.target == "tickets:all")).all()
+    assert len(seen) == 1 and set(seen[0].detail.split()) == set(re.findall(r'href="/admin/tickets/(T-\d+)"', listing))
     week = html.split('id="week-sessions"')[1].split("</section>")[0]
     assert "12-02 09:00–13:00" in week and "巴彦图嘎嘎查" in week
     assert "没有法律顾问的村（1）" in html and "新建嘎查" in html
