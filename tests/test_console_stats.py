@@ -250,6 +250,31 @@ def test_lawyer_web_login_sees_only_their_villages(seeded, data):  # type: ignor
     assert "村与律师" not in nav and "审计日志" not in nav
 
 
+def test_a_lawyers_web_login_reads_but_cannot_act(seeded, data):  # type: ignore[no-untyped-def]
+    """A lawyer answers in their own messenger; the console is their read-only view."""
+    from core.models import Ticket
+
+    lawyer = client_for(seeded, "lawyer")
+    listing = lawyer.get("/admin/tickets?view=all").text
+    code = re.findall(r'href="/admin/tickets/(T-\d+)"', listing)[0]
+    page = lawyer.get(f"/admin/tickets/{code}")
+    assert page.status_code == 200
+    token = csrf_of(page.text)
+    with seeded.session_factory() as s:
+        before = s.scalars(select(Ticket).where(Ticket.code == code)).one()
+        state = (before.status, before.lawyer_id, before.first_response_at)
+    for action, form in (("answer", {"text": "我是律师，在网页上答复"}), ("close", {}), ("assign", {"lawyer_id": "1"})):
+        r = lawyer.post(f"/admin/tickets/{code}/{action}", data=form | {"csrf": token}, follow_redirects=False)
+        assert r.status_code == 403, (action, r.status_code)
+    from tests.test_admin_kb import _fields
+
+    r = lawyer.post("/admin/kb/save", data=_fields(csrf=token), follow_redirects=False)
+    assert r.status_code == 403
+    with seeded.session_factory() as s:
+        after = s.scalars(select(Ticket).where(Ticket.code == code)).one()
+        assert (after.status, after.lawyer_id, after.first_response_at) == state
+
+
 # ---------------------------------------------------------------------- knowledge gaps
 
 
