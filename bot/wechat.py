@@ -84,7 +84,7 @@ from wechatpy.utils import WeChatSigner
 
 from bot.outbox import CLAIM_LEASE
 from bot.wechat_client import HELD_CODES, OfficialAccountClient, delivery_error, scene_qr_content
-from core import cache_entries
+from core import cache_entries, http_errors
 from core.clock import to_local, utcnow
 from core.config import Settings
 from core.db import is_postgres, one_statement, read_only, transaction
@@ -386,8 +386,26 @@ class WeChatWebhook:
     # ---- answering within the budget
 
     async def answer(self, container: Container, incoming: IncomingMessage, deadline: float) -> Passive | None:
-        """The passive reply, or None for "success" (the outbox then delivers whatever is due)."""
-        message_id, processed = await in_thread(self._store, container, incoming)
+        """The passive reply, or None for "success" (the outbox then delivers whatever is due).
+
+        With the database away: a message that could not be stored is answered with a plain
+        "not saved, send it again" — WeChat does not resend after an answer, and an error
+        status shows the villager only its own "service unavailable". One stored before the
+        database went away is answered "success": recovery and the outbox answer it later."""
+        try:
+            message_id, processed = await in_thread(self._store, container, incoming)
+        except http_errors.DATABASE_DOWN:
+            log.warning("database unavailable: a WeChat message was refused, not stored")
+            return Passive(http_errors.DB_DOWN, [])
+        try:
+            return await self._answer_stored(container, incoming, message_id, processed, deadline)
+        except http_errors.DATABASE_DOWN:
+            log.warning("database unavailable after WeChat message %s was stored: answered later", message_id)
+            return None
+
+    async def _answer_stored(
+        self, container: Container, incoming: IncomingMessage, message_id: int, processed: bool, deadline: float
+    ) -> Passive | None:
         if processed:
             replies = await in_thread(container.router.stored_replies, message_id)
             fallback: list[OutgoingMessage] = []

@@ -493,6 +493,32 @@ def test_pooled_connections_broken_while_idle_are_replaced_before_a_villager_nee
             assert chat.json()["replies"]
 
 
+def test_with_the_database_away_a_wechat_villager_is_told_to_send_again(seeded, db_url):  # type: ignore[no-untyped-def]
+    """WeChat does not resend a message that got an answer, and for an error status it shows only
+    its own "service unavailable": the villager is told in our words, and nothing is half-stored."""
+    from tests.wechat_support import APP_ID, APP_SECRET, TOKEN, WeChatServer
+
+    wechat = {"wechat_token": TOKEN, "wechat_app_id": APP_ID, "wechat_app_secret": APP_SECRET}
+    with _behind_proxy(seeded, db_url, run_background_workers=False, **wechat) as (container, proxy):
+        with TestClient(create_app(container.settings, container=container), raise_server_exceptions=False) as client:
+            wx = WeChatServer(client)
+            assert wx.say("o-dbv", "你好") not in (None, DB_DOWN)
+            proxy.cut()
+            assert wx.say("o-dbv", "草场被人占了怎么办") == DB_DOWN  # a 200 with our words, not a 503
+            proxy.restore()
+            deadline = time.monotonic() + 15
+            while client.get("/healthz").status_code != 200:
+                assert time.monotonic() < deadline, "the app did not recover"
+                time.sleep(0.2)
+            again = wx.say("o-dbv", "草场被人占了怎么办")  # sent again, as they were told
+            assert again not in (None, DB_DOWN)
+    assert _count(seeded, Message, Message.channel == "wechat", Message.direction == "in") == 2
+    assert (
+        _count(seeded, Message, Message.channel == "wechat", Message.direction == "in", Message.status != "processed")
+        == 0
+    )
+
+
 def test_database_down_for_five_seconds_degrades_then_recovers_by_itself(proxied, seeded):  # type: ignore[no-untyped-def]
     container, proxy = proxied
     with TestClient(create_app(container.settings, container=container), raise_server_exceptions=False) as client:

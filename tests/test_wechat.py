@@ -395,6 +395,25 @@ def test_late_answer_is_sent_once_by_customer_service_message(db_url, api):  # t
             assert last.payload and last.payload.startswith("cmd:lawyer")
 
 
+def test_a_database_lost_after_storing_answers_success_and_the_answer_comes_later(db_url, api, monkeypatch):  # type: ignore[no-untyped-def]
+    """The message is stored and answered; only taking the replies for the passive answer fails.
+    Not "not saved, send again" (it was saved) and not a 503: "success", and the outbox sends it."""
+    from sqlalchemy.exc import OperationalError
+
+    with make_bed(db_url, api, run_background_workers=True, wechat_reply_budget_seconds=0.5) as bed:
+        join_village(bed, "o-gone")
+
+        def gone(*args, **kwargs):  # type: ignore[no-untyped-def]
+            raise OperationalError("SELECT …", {}, Exception("server closed the connection unexpectedly"))
+
+        monkeypatch.setattr(wechat, "lease_passive", gone)
+        assert bed.wx.say("o-gone", LAND_QUESTION) is None
+        wait_for(lambda: len(api.customer_service("o-gone")) >= 1)
+        sent = api.customer_service("o-gone")
+        assert len(sent) == 1 and "【" in sent[0]
+        assert bed.count(Message, Message.direction == "in", Message.kind == "text") == 1
+
+
 def test_retry_while_still_processing_gets_one_answer_in_all(db_url, api):  # type: ignore[no-untyped-def]
     with make_bed(db_url, api, run_background_workers=True, wechat_reply_budget_seconds=0.5) as bed:
         join_village(bed, "o-busy")
