@@ -499,19 +499,21 @@ def test_with_the_database_away_a_wechat_villager_is_told_to_send_again(seeded, 
     from tests.wechat_support import APP_ID, APP_SECRET, TOKEN, WeChatServer
 
     wechat = {"wechat_token": TOKEN, "wechat_app_id": APP_ID, "wechat_app_secret": APP_SECRET}
-    with _behind_proxy(seeded, db_url, run_background_workers=False, **wechat) as (container, proxy):
-        with TestClient(create_app(container.settings, container=container), raise_server_exceptions=False) as client:
-            wx = WeChatServer(client)
-            assert wx.say("o-dbv", "你好") not in (None, DB_DOWN)
-            proxy.cut()
-            assert wx.say("o-dbv", "草场被人占了怎么办") == DB_DOWN  # a 200 with our words, not a 503
-            proxy.restore()
-            deadline = time.monotonic() + 15
-            while client.get("/healthz").status_code != 200:
-                assert time.monotonic() < deadline, "the app did not recover"
-                time.sleep(0.2)
-            again = wx.say("o-dbv", "草场被人占了怎么办")  # sent again, as they were told
-            assert again not in (None, DB_DOWN)
+    with (
+        _behind_proxy(seeded, db_url, run_background_workers=False, **wechat) as (container, proxy),
+        TestClient(create_app(container.settings, container=container), raise_server_exceptions=False) as client,
+    ):
+        wx = WeChatServer(client)
+        assert wx.say("o-dbv", "你好") not in (None, DB_DOWN)
+        proxy.cut()
+        assert wx.say("o-dbv", "草场被人占了怎么办") == DB_DOWN  # a 200 with our words, not a 503
+        proxy.restore()
+        deadline = time.monotonic() + 15
+        while client.get("/healthz").status_code != 200:
+            assert time.monotonic() < deadline, "the app did not recover"
+            time.sleep(0.2)
+        again = wx.say("o-dbv", "草场被人占了怎么办")  # sent again, as they were told
+        assert again not in (None, DB_DOWN)
     assert _count(seeded, Message, Message.channel == "wechat", Message.direction == "in") == 2
     assert (
         _count(seeded, Message, Message.channel == "wechat", Message.direction == "in", Message.status != "processed")
