@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from core.clock import utcnow
-from core.models import AdminUser, AuditEvent, Ticket
+from core.models import AdminUser, AuditEvent
 
 
 def actor_of(user: AdminUser) -> str:
@@ -40,8 +40,10 @@ def audit(
     return event
 
 
-def audit_shown(session: Session, user: AdminUser, where: str, shown: Sequence[Ticket]) -> None:
-    """A page that shows consultations' questions (a list, the overview's urgent ones) is a
-    ticket view: one ``tickets_viewed`` row naming where and which."""
-    if shown:
-        audit(session, user, "tickets_viewed", where, " ".join(t.code or str(t.id) for t in shown)[:2000])
+def audit_shown(
+    session: Session, user: AdminUser, where: str, codes: Sequence[str], *, now: dt.datetime | None = None
+) -> None:
+    """A page that shows consultations' questions (a list, the overview's urgent ones, the
+    knowledge-gap page) is a ticket view: one ``tickets_viewed`` row naming where and which."""
+    if codes:
+        audit(session, user, "tickets_viewed", where, " ".join(codes)[:2000], now=now)

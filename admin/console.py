@@ -151,8 +151,10 @@ def router(templates: Jinja2Templates) -> APIRouter:
         from admin.audit import audit_shown
         from handlers import texts
 
-        overview = dash.overview(session, user, now=now_of(request))
-        audit_shown(session, user, "dashboard", overview["urgent"])  # their questions are shown
+        now = now_of(request)
+        overview = dash.overview(session, user, now=now)
+        urgent = [t.code or str(t.id) for t in overview["urgent"]]
+        audit_shown(session, user, "dashboard", urgent, now=now)  # their questions are shown
         return render(
             templates,
             request,

@@ -23,7 +23,7 @@ from sqlalchemy import and_, desc, exists, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from admin import auth, charts, figures, scope, stats_snapshots
-from admin.audit import audit
+from admin.audit import audit, audit_shown
 from admin.console import db, flash, now_of, render, user_of
 from admin.kb_pages import EDITORS, INTENT_NAMES
 from core.clock import to_local
@@ -193,8 +193,7 @@ def router(templates: Jinja2Templates) -> APIRouter:
             session.scalars(select(KbArticle.slug).where(KbArticle.slug.in_([draft_slug(t.id) for t, _ in closed])))
         )
         viewed = list(dict.fromkeys([t.code or "" for t, _ in closed[:CLOSED_PER_PAGE]] + sorted(answered)[:20]))
-        if viewed:
-            audit(session, user, "tickets_viewed", "kb-gaps", " ".join(str(c) for c in viewed)[:2000], now=now)
+        audit_shown(session, user, "kb-gaps", viewed, now=now)
         return render(
             templates,
             request,

@@ -23,6 +23,8 @@ from core.models import AdminUser, Lawyer, Message, Ticket, TicketEvent
 from handlers import directory, texts, tickets
 
 PAGE_SIZE = 50
+#: The list's tabs (tickets_list.html)
+VIEWS = ("active", "queue", "overdue", "complaints", "all")
 STATUS_NAMES = texts.TICKET_STATUS
 KIND_NAMES = {"consult": "咨询", "major_event": "重大事项", "complaint": "投诉"}
 
@@ -81,6 +83,7 @@ def router(templates: Jinja2Templates) -> APIRouter:
             .where(visible(session, user))
             .order_by(Ticket.urgent.desc(), Ticket.created_at.desc(), Ticket.id.desc())
         )
+        view = view if view in VIEWS else "all"  # what an unknown view shows, and is audited as
         if view == "active":
             query = query.where(Ticket.status.in_(tickets.ACTIVE))
         elif view == "queue":
@@ -91,7 +94,8 @@ def router(templates: Jinja2Templates) -> APIRouter:
             query = query.where(Ticket.kind == "complaint")
         page_no = max(page_no, 1)
         rows = session.scalars(query.offset((page_no - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)).unique().all()
-        audit_shown(session, user, f"tickets:{view}", rows[:PAGE_SIZE])  # the list shows their questions
+        shown = [t.code or str(t.id) for t in rows[:PAGE_SIZE]]
+        audit_shown(session, user, f"tickets:{view}", shown)  # the list shows their questions
         return page(
             request,
             "tickets_list.html",

@@ -253,12 +253,10 @@ def run() -> bool:
 def _measure(settings, container, pages: list[str]) -> bool:  # type: ignore[no-untyped-def]
     import warnings
 
-    from starlette.exceptions import StarletteDeprecationWarning
-
     with warnings.catch_warnings():
         # Starlette wants its test client on httpx2 from now on; on httpx it serves these
         # in-process pages as before, and the warning only cluttered the benchmark's figures
-        warnings.simplefilter("ignore", StarletteDeprecationWarning)
+        warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")
         from fastapi.testclient import TestClient
 
     from admin.app import create_app
