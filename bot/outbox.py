@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from core.clock import to_local, utcnow
+from core.clock import utcnow
 from core.db import is_postgres, transaction
 from core.models import ChannelAccount, DeliveryAttempt, OutboxMessage
 from core.ports import Channel, HeldDeliveryError, PermanentDeliveryError, TransientDeliveryError
@@ -36,13 +36,16 @@ MAX_DELAY_SECONDS = 3600.0
 #: Transient failures are retried for about a day: the backoff's nominal delays before the last
 #: attempt add up to 23.1 hours. A messenger's outage or a county server's lost uplink can last
 #: hours, and a lawyer's answer must still arrive; ten attempts had given up after 17 minutes.
+#: (A message that would mislead late carries its own ``expires_at``.)
 MAX_ATTEMPTS = 34
+#: An exception no adapter knows is more likely this message's own trouble than an outage, and
+#: while it is retried it holds back the later messages to the same person: 17 minutes, not a day.
+MAX_UNEXPECTED_ATTEMPTS = 10
+EXPIRED = "expired: too late to be true"
 
 
-def _stale(row: OutboxMessage, now: dt.datetime) -> bool:
-    """A reminder says 今天 or 明日: delivered on another day than it was written, it would
-    mislead, so its retries end with the day."""
-    return row.purpose == "reminder" and to_local(now).date() != to_local(row.created_at).date()
+class UnexpectedDeliveryError(TransientDeliveryError):
+    """An exception the channel's adapter does not map: retried, but not for as long."""
 
 
 def backoff_seconds(attempt: int, *, retry_after: float | None, rng: Callable[[], float]) -> float:
@@ -104,10 +107,16 @@ class OutboxWorker:
             query = self.due_query(now)
             if is_postgres(session):
                 query = query.with_for_update(skip_locked=True, of=OutboxMessage)
-            rows = session.scalars(query).all()
-            for row in rows:
+            claimed = []
+            for row in session.scalars(query).all():
+                if row.expires_at is not None and now >= row.expires_at:
+                    # however it became due (a late first try, a retry, a release), it is not sent
+                    row.status, row.last_error = "cancelled", EXPIRED
+                    session.add(DeliveryAttempt(outbox_id=row.id, at=now, outcome="expired", error=EXPIRED))
+                    continue
                 row.next_attempt_at = now + CLAIM_LEASE
-            return [r.id for r in rows]
+                claimed.append(row.id)
+            return claimed
 
     async def deliver_due(self) -> PassResult:
         result = PassResult()
@@ -130,7 +139,7 @@ class OutboxWorker:
             error = exc
         except Exception as exc:  # an unknown failure is treated as transient, and logged
             log.exception("unexpected error sending outbox %s", outbox_id)
-            error = TransientDeliveryError(f"{type(exc).__name__}: {exc}")
+            error = UnexpectedDeliveryError(f"{type(exc).__name__}: {exc}")
         return await in_thread(self._record, outbox_id, receipt.external_id if receipt else None, error)
 
     def _load(self, outbox_id: int) -> tuple[OutboxMessage | None, str]:
@@ -162,7 +171,8 @@ class OutboxWorker:
                 mark_holding(session, row.account_id)
                 session.add(DeliveryAttempt(outbox_id=row.id, at=now, outcome="held", error=row.last_error))
                 return "held"
-            if isinstance(error, PermanentDeliveryError) or row.attempts >= MAX_ATTEMPTS or _stale(row, now):
+            limit = MAX_UNEXPECTED_ATTEMPTS if isinstance(error, UnexpectedDeliveryError) else MAX_ATTEMPTS
+            if isinstance(error, PermanentDeliveryError) or row.attempts >= limit:
                 row.status = "failed"
                 session.add(DeliveryAttempt(outbox_id=row.id, at=now, outcome="permanent", error=row.last_error))
                 if isinstance(error, PermanentDeliveryError) and error.unreachable:

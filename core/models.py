@@ -394,6 +394,8 @@ class OutboxMessage(Base):
     status: Mapped[str] = mapped_column(String(12), default="pending")  # pending/sent/failed/held
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    #: After this it is not sent (a reminder that says 今天 or 明日); None: it is never too late.
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     external_message_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = _now_column()
@@ -421,7 +423,7 @@ class DeliveryAttempt(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), index=True)
     at: Mapped[dt.datetime] = _now_column()
-    outcome: Mapped[str] = mapped_column(String(12))  # sent / transient / permanent
+    outcome: Mapped[str] = mapped_column(String(12))  # sent / transient / permanent / held / expired
     error: Mapped[str | None] = mapped_column(Text)
 
 

@@ -32,10 +32,11 @@ def enqueue(
     ticket_id: int | None = None,
     now: dt.datetime | None = None,
     not_before: dt.datetime | None = None,
+    expires_at: dt.datetime | None = None,
 ) -> OutboxMessage:
-    """Add one outgoing message, due ``now`` or at ``not_before`` when that is later. A second call
-    with the same ``dedup_key`` returns the first row instead of sending twice (a re-run scheduler
-    pass, a retried request, a second process)."""
+    """Add one outgoing message, due ``now`` or at ``not_before`` when that is later, and not sent
+    at or after ``expires_at``. A second call with the same ``dedup_key`` returns the first row
+    instead of sending twice (a re-run scheduler pass, a retried request, a second process)."""
     attachment = message.attachment
     now = now or utcnow()
     values = {
@@ -49,6 +50,7 @@ def enqueue(
         "status": "held" if account.unreachable else "pending",
         "last_error": "account unreachable" if account.unreachable else None,
         "next_attempt_at": max(now, not_before) if not_before is not None else now,
+        "expires_at": expires_at,
         "created_at": now,
     }
     if dedup_key is None:

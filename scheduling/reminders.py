@@ -86,6 +86,22 @@ def window(kind: str, duty: DutySession, settings: Settings) -> tuple[dt.datetim
     return due, min(due + grace, duty.starts_at)
 
 
+def expires(kind: str, duty: DutySession) -> dt.datetime:
+    """When one kind of reminder would mislead (naive UTC): its delivery may be retried through a
+    messenger's outage, and "明日" read on the day itself or "今天" the day after is wrong. Eve (明日):
+    the session's local day begins; soon (in N hours) and advance (a date, to plan by): the
+    session starts; morning (今天): it ends; a record prompt: its window ends."""
+    if kind == "eve":
+        return _local_at(to_local(duty.starts_at).date(), "00:00")
+    if kind in ("soon", "advance"):
+        return duty.starts_at
+    if kind == "morning":
+        return duty.ends_at
+    if kind == "after":
+        return duty.ends_at + RECORD_PROMPT_WINDOW
+    raise ValueError(kind)
+
+
 def due_kinds(duty: DutySession, settings: Settings, *, now: dt.datetime) -> list[str]:
     due = []
     for kind in KINDS:
@@ -267,6 +283,7 @@ def _send(
                         purpose="reminder",
                         dedup_key=dedup_key,
                         now=now,
+                        expires_at=expires(kind, locked),
                     )
             written += len(missing)
         keep_alive()

@@ -62,6 +62,13 @@ def test_lawyer_is_reminded_the_evening_before_and_two_hours_before_then_asked_t
     run(world, local(2026, 12, 8, 13, 0))
     prompt = outbox_for(world, "lw-wu")[-1]
     assert "坐班记录" in prompt.text
+    # each is not sent once it would mislead: 明日 from midnight, "in 2 hours" from the start,
+    # the record prompt a day after the session
+    assert [r.expires_at for r in outbox_for(world, "lw-wu")] == [
+        local(2026, 12, 8, 0, 0),
+        local(2026, 12, 8, 9, 0),
+        local(2026, 12, 9, 13, 0),
+    ]
     assert [b["payload"] for b in prompt.buttons] == [
         f"dt:ok:{session_on(world, 'ab01', DAY).id}",
         f"dt:miss:{session_on(world, 'ab01', DAY).id}",
@@ -77,6 +84,7 @@ def test_only_opted_in_villagers_of_the_village_get_three_day_and_morning_remind
     assert "可带上相关材料" in advance
     run(world, local(2026, 12, 8, 7, 0))
     assert "今天律师坐班" in texts_for(world, "v-in")[-1]
+    assert [r.expires_at for r in outbox_for(world, "v-in")] == [local(2026, 12, 8, 9, 0), local(2026, 12, 8, 13, 0)]
     assert texts_for(world, "v-out") == []
     assert not any("巴彦图" in t or "12月8日" in t for t in texts_for(world, "v-other"))
 
@@ -143,6 +151,7 @@ def test_cancellation_notifies_those_already_reminded_and_withdraws_pending_ones
     assert notices == 1  # the villager who had been told; the lawyer's reminder was never sent
     cancel = texts_for(world, "v-in")[-1]
     assert "坐班取消" in cancel and "律师临时出庭" in cancel
+    assert outbox_for(world, "v-in")[-1].expires_at is None  # late is better than never for this one
     [eve] = outbox_for(world, "lw-wu")
     assert eve.status == "cancelled"  # withdrawn: the lawyer is not told of a session that is off
     assert texts_for(world, "v-late") == [] and texts_for(world, "v-out") == []
