@@ -21,6 +21,7 @@ from core.models import (
     AuditEvent,
     ChannelAccount,
     Conversation,
+    DeliveryAttempt,
     LegalAidCheck,
     Message,
     OutboxMessage,
@@ -99,6 +100,12 @@ def forget_account_holder(
         update(OutboxMessage)
         .where(to_them)
         .values(text="", buttons=None, last_error=_redacted(OutboxMessage.last_error))
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(  # every attempt kept its copy of the error
+        update(DeliveryAttempt)
+        .where(DeliveryAttempt.outbox_id.in_(select(OutboxMessage.id).where(to_them)))
+        .values(error=_redacted(DeliveryAttempt.error))
         .execution_options(synchronize_session=False)
     )
     # Nothing still waiting may go out: it would carry their words (or an empty message).

@@ -9,11 +9,13 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import func, select
 
+from core.clock import utcnow
 from core.db import transaction
 from core.logs import PersonalDataFilter, configure_logging, mask
 from core.models import (
     AuditEvent,
     ChannelAccount,
+    DeliveryAttempt,
     Lawyer,
     LegalAidCheck,
     Message,
@@ -174,7 +176,9 @@ def test_forget_blanks_messages_anonymises_tickets_and_keeps_counts(seeded):  # 
         theirs[-1].error = "ValueError: cannot parse '老板欠我三个月工钱'"
         relay = s.scalars(select(OutboxMessage).where(OutboxMessage.text.contains("劳动监察"))).first()
         assert relay is not None
-        relay.last_error = "BadRequest: 张大爷您好，先去劳动监察大队投诉"
+        quoted = "BadRequest: 张大爷您好，先去劳动监察大队投诉"
+        relay.status, relay.last_error = "failed", quoted  # failed, not pending: not cancelled below
+        s.add(DeliveryAttempt(outbox_id=relay.id, at=utcnow(), outcome="permanent", error=quoted))
     before = {
         "in": _count(seeded, Message, Message.direction == "in"),
         "tickets": _count(seeded, Ticket),
@@ -193,6 +197,8 @@ def test_forget_blanks_messages_anonymises_tickets_and_keeps_counts(seeded):  # 
         assert s.scalar(select(func.count(OutboxMessage.id)).where(OutboxMessage.text.contains("张大爷"))) == 0
         assert s.scalar(select(func.count(Message.id)).where(Message.error.contains("工钱"))) == 0
         assert s.scalar(select(func.count(OutboxMessage.id)).where(OutboxMessage.last_error.contains("张大爷"))) == 0
+        assert s.scalar(select(func.count(DeliveryAttempt.id)).where(DeliveryAttempt.error.contains("张大爷"))) == 0
+        assert s.scalar(select(func.count(DeliveryAttempt.id)).where(DeliveryAttempt.error == texts.FORGOTTEN)) == 1
         assert s.scalar(select(func.count(Message.id)).where(Message.error == texts.FORGOTTEN)) == 1  # it had one
         ticket = s.scalar(select(Ticket).where(Ticket.code == code))
         assert ticket is not None and ticket.question == "" and ticket.status == "closed"
