@@ -391,16 +391,26 @@ class WeChatWebhook:
         With the database away: a message that could not be stored is answered with a plain
         "not saved, send it again" — WeChat does not resend after an answer, and an error
         status shows the villager only its own "service unavailable". One stored before the
-        database went away is answered "success": recovery and the outbox answer it later."""
+        database went away is answered "success": recovery and the outbox answer it later.
+        (Where the database does not even refuse within WeChat's five seconds, WeChat sends the
+        message again, twice, with the same MsgId, and then shows its own error.)"""
         try:
             message_id, processed = await in_thread(self._store, container, incoming)
-        except http_errors.DATABASE_DOWN:
-            log.warning("database unavailable: a WeChat message was refused, not stored")
+        except http_errors.DATABASE_DOWN as exc:
+            # the exception's kind and trace too: DBAPIError also covers a statement of ours gone wrong
+            log.warning(
+                "database error (%s): a WeChat message was refused, not stored", type(exc).__name__, exc_info=True
+            )
             return Passive(http_errors.DB_DOWN, [])
         try:
             return await self._answer_stored(container, incoming, message_id, processed, deadline)
-        except http_errors.DATABASE_DOWN:
-            log.warning("database unavailable after WeChat message %s was stored: answered later", message_id)
+        except http_errors.DATABASE_DOWN as exc:
+            log.warning(
+                "database error (%s) after WeChat message %s was stored: answered later",
+                type(exc).__name__,
+                message_id,
+                exc_info=True,
+            )
             return None
 
     async def _answer_stored(

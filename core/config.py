@@ -48,7 +48,10 @@ class Settings(BaseSettings):
         description="Web chat messages each process works on at once (threads); the rest wait their turn",
     )
     db_connect_timeout_seconds: int = Field(
-        5, ge=1, description="Give up connecting to PostgreSQL after this (health checks answer degraded)"
+        3,
+        ge=1,
+        description="Give up connecting to PostgreSQL after this (health checks answer degraded); "
+        "under WeChat's 5 s, so a villager there is told to send again",
     )
     recovery_age_seconds: float = Field(
         30, description="A message stored this long ago and still unprocessed is processed by the recovery worker"
