@@ -17,8 +17,12 @@ ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{3})\d{11}(\d{3}[\dXx])(?![0-9A-Za-z
 #: Mainland mobile numbers, optionally with +86/86, and with the spaces or dashes people type.
 MOBILE = re.compile(r"(?<![0-9])((?:\+?86[ -]?)?1[3-9]\d)[ -]?\d{4}[ -]?(\d{4})(?![0-9])")
 #: Landlines, as a village committee's or an old person's phone is written: an area code of 0 and
-#: two or three digits, then seven or eight digits (0479-8221234, 010 62751234).
-LANDLINE = re.compile(r"(?<![0-9.])(0\d{2,3}[ -]?)\d{3,4}(\d{4})(?![0-9])")
+#: two or three digits (the first not 0), maybe in brackets, then seven or eight digits, with the
+#: dashes and spaces people type, full-width ones too (0479-8221234, （0479）8221234, 010-6275-1234).
+#: Not inside a word or a longer number (an id, an openid, a decimal).
+LANDLINE = re.compile(
+    r"(?<![0-9A-Za-z.\-])[(（]?(0[1-9]\d{1,2})[)）]?[ \-－]?\d{3,4}[ \-－]?(\d{4})(?![0-9A-Za-z])"
+)
 
 
 def mask(text: str) -> str:
@@ -26,7 +30,7 @@ def mask(text: str) -> str:
     ``0479-8221234`` → ``0479-****1234``."""
     text = ID_NUMBER.sub(lambda m: m.group(1) + "*" * 11 + m.group(2), text)
     text = MOBILE.sub(lambda m: m.group(1) + "****" + m.group(2), text)
-    return LANDLINE.sub(lambda m: m.group(1) + "****" + m.group(2), text)
+    return LANDLINE.sub(lambda m: m.group(1) + "-****" + m.group(2), text)
 
 
 class PersonalDataFilter(logging.Filter):
