@@ -63,3 +63,31 @@ def test_the_peak_of_each_process_is_its_highest_over_the_runs() -> None:
 
     saturated, paced, wechat = {1: 40.0, 2: 270.0, 3: 260.0}, {2: 265.0, 3: 281.5}, {1: 41.0, 4: 250.0}
     assert _highest(_highest(saturated, paced), wechat) == {1: 41.0, 2: 270.0, 3: 281.5, 4: 250.0}
+
+
+def test_the_check_that_nothing_was_lost_finds_what_was_lost_or_answered_wrong(seeded, db_url) -> None:  # type: ignore[no-untyped-def]
+    """`bench load`'s verdict on the database: every message it was told was taken is stored,
+    processed and answered as often as the generator saw."""
+    from sqlalchemy import update
+
+    from bench.load import Tally, _verify
+    from core.db import transaction
+    from core.messages import IncomingMessage
+    from core.models import Message
+
+    tally = Tally()
+    for user in ("u1", "u2", "u3"):
+        key = f"{user}:c1"
+        result = seeded.router.handle(IncomingMessage("webchat", user, key, text="你好"))
+        tally.sent[key] = len(result.replies)
+    assert _verify(db_url, tally, channel="webchat") == (3, 0, 0)
+
+    tally.sent["u4:c1"] = 1  # answered 200 but never stored
+    assert _verify(db_url, tally, channel="webchat")[1] == 1
+    del tally.sent["u4:c1"]
+    tally.sent["u1:c1"] += 1  # the villager saw more replies than were stored
+    assert _verify(db_url, tally, channel="webchat") == (3, 0, 1)
+    tally.sent["u1:c1"] -= 1
+    with transaction(seeded.session_factory) as s:  # stored but never processed
+        s.execute(update(Message).where(Message.external_id == "u2:c1").values(status="received"))
+    assert _verify(db_url, tally, channel="webchat") == (3, 0, 1)
