@@ -7,12 +7,12 @@ through ``audit``; rows are only ever added, never edited, and survive a village
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy.orm import Session
 
 from core.clock import utcnow
-from core.models import AdminUser, AuditEvent
+from core.models import AdminUser, AuditEvent, Ticket
 
 
 def actor_of(user: AdminUser) -> str:
@@ -38,6 +38,11 @@ def audit(
     )
     session.add(event)
     return event
+
+
+def codes_of(tickets: Iterable[Ticket]) -> list[str]:
+    """How a page's tickets are named in ``audit_shown``."""
+    return [t.code or str(t.id) for t in tickets]
 
 
 def audit_shown(

@@ -148,13 +148,12 @@ def router(templates: Jinja2Templates) -> APIRouter:
     @r.get("", response_class=HTMLResponse)
     def dashboard(request: Request, user: AdminUser = Depends(user_of), session: Session = Depends(db)) -> HTMLResponse:
         from admin import dashboard as dash
-        from admin.audit import audit_shown
+        from admin.audit import audit_shown, codes_of
         from handlers import texts
 
         now = now_of(request)
         overview = dash.overview(session, user, now=now)
-        urgent = [t.code or str(t.id) for t in overview["urgent"]]
-        audit_shown(session, user, "dashboard", urgent, now=now)  # their questions are shown
+        audit_shown(session, user, "dashboard", codes_of(overview["urgent"]), now=now)  # their questions are shown
         return render(
             templates,
             request,

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, false, select, true
 from sqlalchemy.orm import Session, joinedload
 
 from admin import auth, scope
-from admin.audit import audit, audit_shown
+from admin.audit import audit, audit_shown, codes_of
 from admin.console import db, flash, render, user_of
 from core.clock import local_today, utcnow
 from core.models import AdminUser, Lawyer, Message, Ticket, TicketEvent
@@ -94,8 +94,7 @@ def router(templates: Jinja2Templates) -> APIRouter:
             query = query.where(Ticket.kind == "complaint")
         page_no = max(page_no, 1)
         rows = session.scalars(query.offset((page_no - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)).unique().all()
-        shown = [t.code or str(t.id) for t in rows[:PAGE_SIZE]]
-        audit_shown(session, user, f"tickets:{view}", shown)  # the list shows their questions
+        audit_shown(session, user, f"tickets:{view}", codes_of(rows[:PAGE_SIZE]))  # the list shows their questions
         return page(
             request,
             "tickets_list.html",

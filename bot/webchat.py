@@ -24,7 +24,7 @@ from core.messages import IncomingMessage, Kind, OutgoingMessage
 from core.models import ChannelAccount, OutboxMessage
 from core.ports import SendReceipt
 from handlers.notify import buttons_from_json
-from handlers.router import reply_key
+from handlers.router import reply_keys
 from nlu.normalize import has_control_chars
 
 if TYPE_CHECKING:
@@ -59,13 +59,13 @@ def reply_json(replies: list[OutgoingMessage], pushed: list[int | None] | None =
     """The response's replies; a reply that was also pushed (``pushed_ids``) carries the id the
     page's poll knows it by."""
     shown = []
-    for index, r in enumerate(replies):
+    for r, outbox_id in zip(replies, pushed or [None] * len(replies), strict=True):
         reply: dict[str, Any] = {
             "text": r.text,
             "buttons": [{"label": b.label, "payload": b.payload} for b in r.buttons],
         }
-        if pushed and pushed[index] is not None:
-            reply["id"] = pushed[index]
+        if outbox_id is not None:
+            reply["id"] = outbox_id
         shown.append(reply)
     return {"replies": shown}
 
@@ -82,7 +82,7 @@ def pushed_ids(session_factory: sessionmaker[Session], message_id: int, count: i
     whose processing was recovered after a crash had no request left to answer, so its replies
     went to the outbox and the page's poll fetches them; the page's retry of the same message
     gets them again in its response, and the ids let the page show each reply once."""
-    keys = [reply_key(message_id, index) for index in range(count)]
+    keys = reply_keys(message_id, count)
     with session_factory() as session:
         rows = session.execute(
             select(OutboxMessage.dedup_key, OutboxMessage.id).where(OutboxMessage.dedup_key.in_(keys))

@@ -99,7 +99,7 @@ from core.ports import (
 from core.threads import in_thread
 from handlers import texts
 from handlers.notify import as_outgoing
-from handlers.router import HandleResult, reply_key
+from handlers.router import HandleResult, reply_keys
 
 if TYPE_CHECKING:
     from admin.container import Container
@@ -500,7 +500,7 @@ def lease_passive(
     now: dt.datetime,
 ) -> Passive | None:
     """Lease the reply rows that nobody has sent or claimed yet, as many as fit in one text."""
-    keys = [reply_key(message_id, i) for i in range(reply_count)]
+    keys = reply_keys(message_id, reply_count)
     with transaction(factory) as session:
         query = select(OutboxMessage).where(OutboxMessage.dedup_key.in_(keys)).order_by(OutboxMessage.id)
         if is_postgres(session):

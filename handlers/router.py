@@ -401,6 +401,11 @@ def reply_key(message_id: int, index: int) -> str:
     return f"reply:{message_id}:{index}"
 
 
+def reply_keys(message_id: int, count: int) -> list[str]:
+    """The dedup keys of a message's first ``count`` pushed replies, in order."""
+    return [reply_key(message_id, index) for index in range(count)]
+
+
 def storable(incoming: IncomingMessage) -> IncomingMessage:
     """What the database can hold: PostgreSQL refuses NUL characters and over-long strings, and
     a message it refuses would be refused again on every redelivery."""
